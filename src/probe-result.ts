@@ -1,0 +1,74 @@
+/** The vocabulary shared by probes, schedulers and exporters: what a cycle measured. */
+
+/** Every step a cycle can time, in the order a cycle runs them. */
+export const STEPS = ['connect', 'auth', 'ping', 'set', 'get', 'client_list'] as const;
+export type Step = (typeof STEPS)[number];
+
+/** The commands a user may choose (and order) with `steps:`; connect/auth happen when needed. */
+export const COMMAND_STEPS = ['ping', 'set', 'get', 'client_list'] as const;
+export type CommandStep = (typeof COMMAND_STEPS)[number];
+
+/** The closed set of failure reasons: label values never come from error text. */
+export const FAILURE_REASONS = [
+  'timeout',
+  'connection_refused',
+  'connection_reset',
+  'dns',
+  'tls',
+  'auth',
+  'token',
+  'noperm',
+  'readonly',
+  'oom',
+  'loading',
+  'busy',
+  'unexpected_reply',
+  'other',
+] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
+
+/** Why a cycle ran: on schedule, or triggered early by a lost connection. */
+export type CycleTrigger = 'schedule' | 'connection_lost' | 'manual';
+
+export interface StepTiming {
+  readonly step: Step;
+  readonly durationMs: number;
+}
+
+export interface ClientInfo {
+  readonly id: string;
+  readonly addr: string;
+  readonly name: string;
+}
+
+/** What the commands answered, for `once` output and the status page. */
+export interface Observations {
+  pingReply?: string;
+  setReply?: string;
+  getValue?: string | null;
+  clients?: readonly ClientInfo[];
+  ownConnectionListed?: boolean;
+}
+
+export interface CycleFailure {
+  readonly step: Step;
+  readonly reason: FailureReason;
+  /** Human-readable cause with secrets scrubbed; never used as a label. */
+  readonly message: string;
+}
+
+/** One cycle against one target (or one node of a clustered target). */
+export interface CycleResult {
+  readonly target: string;
+  /** Cluster node address; absent for single-endpoint targets. */
+  readonly node?: string;
+  readonly trigger: CycleTrigger;
+  readonly startedAtMs: number;
+  readonly durationMs: number;
+  readonly success: boolean;
+  readonly steps: readonly StepTiming[];
+  readonly failure?: CycleFailure;
+  /** Steps the server refused for lack of permission or support: not failures. */
+  readonly unsupportedSteps: readonly CommandStep[];
+  readonly observations: Observations;
+}
