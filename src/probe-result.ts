@@ -48,6 +48,8 @@ export interface Observations {
   getValue?: string | null;
   clients?: readonly ClientInfo[];
   ownConnectionListed?: boolean;
+  /** The TLS server certificate's notAfter, read at connect. */
+  serverCertNotAfterMs?: number;
 }
 
 export interface CycleFailure {

@@ -1,0 +1,216 @@
+#!/usr/bin/env node
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { systemClock } from './clock.ts';
+import { ConfigError, loadConfig, processConfigSources } from './config/load-config.ts';
+import type { CredentialConfig, DaemonConfig } from './config/types.ts';
+import { formatDurationMs } from './config/duration.ts';
+import { createCredential } from './credential-factory.ts';
+import type { Credential } from './credentials.ts';
+import { createDaemon } from './daemon.ts';
+import { createLogger } from './logging.ts';
+import type { Logger } from './logging.ts';
+import { formatOnceReport } from './once-report.ts';
+import { createTargetProbe } from './probe.ts';
+import { cronTickSource } from './scheduler.ts';
+import { createSecretRedactor } from './secrets.ts';
+import type { SecretRedactor } from './secrets.ts';
+
+const USAGE = `usage: redis-probe <command> [options]
+
+commands:
+  run       --config FILE              run the daemon (FILE may also come from REDIS_PROBE_CONFIG)
+  once      --config FILE [--target N] one cycle against every target (or one), quickstart-style output
+  validate  --config FILE              check a config; exit 0, or 2 with every error
+
+exit codes: 0 ok, 1 a target failed (once), 2 configuration or usage error`;
+
+const EXIT_OK = 0;
+const EXIT_TARGET_FAILED = 1;
+const EXIT_CONFIG = 2;
+
+function readVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function loadOrReport(configPath: string | undefined): DaemonConfig | undefined {
+  if (!configPath) {
+    process.stderr.write(`redis-probe: --config FILE (or REDIS_PROBE_CONFIG) is required\n\n${USAGE}\n`);
+    return undefined;
+  }
+  try {
+    return loadConfig(configPath, processConfigSources());
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`redis-probe: ${configPath}: ${error.message}\n`);
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+/** The Entra credential factory; replaced by the token manager wiring. */
+function entraFactory(): (config: Extract<CredentialConfig, { type: 'entra' }>) => Credential {
+  return (config) => {
+    throw new ConfigError([`credentials: "${config.name}": type entra is not available in this build`]);
+  };
+}
+
+async function validateCommand(config: DaemonConfig): Promise<number> {
+  const schedules = [...new Set(config.targets.map((target) => target.schedule))];
+  process.stdout.write(
+    [
+      'configuration is valid',
+      `  targets: ${config.targets.length} (${config.targets.map((target) => target.name).join(', ')})`,
+      `  credentials: ${config.credentials.length}${config.credentials.length ? ` (${config.credentials.map((c) => `${c.name}: ${c.type}`).join(', ')})` : ''}`,
+      `  schedules: ${schedules.join(', ')}`,
+      `  timeouts: ${[...new Set(config.targets.map((target) => formatDurationMs(target.timeoutMs)))].join(', ')}`,
+      `  http: ${config.server.host}:${config.server.port}`,
+      '',
+    ].join('\n'),
+  );
+  return EXIT_OK;
+}
+
+async function onceCommand(config: DaemonConfig, targetName: string | undefined, redactor: SecretRedactor): Promise<number> {
+  const targets = targetName === undefined ? config.targets : config.targets.filter((target) => target.name === targetName);
+  if (targets.length === 0) {
+    process.stderr.write(`redis-probe: no target named "${targetName}" (known: ${config.targets.map((t) => t.name).join(', ')})\n`);
+    return EXIT_CONFIG;
+  }
+  const needed = new Set(targets.flatMap((target) => (target.credential ? [target.credential] : [])));
+  const credentials = new Map(
+    config.credentials
+      .filter((credentialConfig) => needed.has(credentialConfig.name))
+      .map((credentialConfig) => [credentialConfig.name, createCredential(credentialConfig, { redactor, createEntraCredential: entraFactory() })]),
+  );
+  await Promise.all([...credentials.values()].map((credential) => credential.ready()));
+  const instanceId = `${hostname()}-once`;
+  const reports = await Promise.all(
+    targets.map(async (target) => {
+      const credential = target.credential ? credentials.get(target.credential) : undefined;
+      const probe = createTargetProbe(target, {
+        clock: systemClock,
+        ...(credential ? { credential } : {}),
+        instanceId,
+        randomValue: randomUUID,
+        redactor,
+      });
+      const result = await probe.runCycle('manual');
+      await probe.close();
+      let principal: string | undefined;
+      try {
+        principal = credential?.current().username;
+      } catch {
+        principal = undefined;
+      }
+      return { result, text: formatOnceReport(target, result, principal) };
+    }),
+  );
+  for (const credential of credentials.values()) credential.close();
+  process.stdout.write(`${reports.map((report) => redactor.redact(report.text)).join('\n\n')}\n`);
+  return reports.every((report) => report.result.success) ? EXIT_OK : EXIT_TARGET_FAILED;
+}
+
+async function runCommand(config: DaemonConfig, redactor: SecretRedactor, logger: Logger): Promise<number> {
+  const daemon = createDaemon(config, {
+    clock: systemClock,
+    logger,
+    redactor,
+    tickSource: cronTickSource((message) => logger.debug('node-cron', { message })),
+    instanceId: hostname(),
+    randomValue: randomUUID,
+    version: readVersion(),
+    createEntraCredential: entraFactory(),
+  });
+  process.on('unhandledRejection', (reason) => logger.error('unhandled promise rejection', { error: String(reason) }));
+  await daemon.start();
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn('second signal: exiting at once', { signal });
+        void logger.flush().then(() => process.exit(128 + (signal === 'SIGINT' ? 2 : 15)));
+        return;
+      }
+      stopping = true;
+      logger.info('shutting down', { signal, graceMs: config.server.shutdownGraceMs });
+      void daemon.stop().then(async () => {
+        logger.info('stopped');
+        await logger.flush();
+        resolve(EXIT_OK);
+      });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        target: { type: 'string', short: 't' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    process.stderr.write(`redis-probe: ${(error as Error).message}\n\n${USAGE}\n`);
+    return EXIT_CONFIG;
+  }
+  const [command, ...extra] = parsed.positionals;
+  if (parsed.values.help || command === undefined || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return command === undefined && !parsed.values.help ? EXIT_CONFIG : EXIT_OK;
+  }
+  if (!['run', 'once', 'validate'].includes(command) || extra.length > 0) {
+    process.stderr.write(`redis-probe: unknown command "${[command, ...extra].join(' ')}"\n\n${USAGE}\n`);
+    return EXIT_CONFIG;
+  }
+  const config = loadOrReport(parsed.values.config ?? process.env.REDIS_PROBE_CONFIG);
+  if (!config) return EXIT_CONFIG;
+  if (command === 'validate') return validateCommand(config);
+
+  const redactor = createSecretRedactor();
+  const logger = createLogger({
+    level: config.log.level,
+    format: config.log.format,
+    redactor,
+    // `once` keeps stdout for its report.
+    ...(command === 'once' ? { stream: process.stderr } : {}),
+  });
+  try {
+    return command === 'once' ? await onceCommand(config, parsed.values.target, redactor) : await runCommand(config, redactor, logger);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`redis-probe: ${error.message}\n`);
+      return EXIT_CONFIG;
+    }
+    logger.error('fatal error', { error: redactor.redact(String(error)) });
+    await logger.flush();
+    return EXIT_TARGET_FAILED;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    // The daemon has closed everything it owns; do not wait on a library's stray handle.
+    if (process.argv[2] === 'run') process.exit(code);
+  },
+  (error: unknown) => {
+    process.stderr.write(`redis-probe: fatal: ${String(error)}\n`);
+    process.exitCode = EXIT_TARGET_FAILED;
+  },
+);

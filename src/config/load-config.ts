@@ -1,0 +1,247 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { configFileSchema } from './schema.ts';
+import type { ConfigFile, RawCredential, RawTarget, RawTls } from './schema.ts';
+import { substituteEnv } from './env-substitution.ts';
+import type { SubstitutionIssue } from './env-substitution.ts';
+import type { CredentialConfig, DaemonConfig, TargetConfig, TlsConfig } from './types.ts';
+import { COMMAND_STEPS } from '../probe-result.ts';
+
+export const DEFAULT_HTTP_PORT = 9637;
+export const DEFAULT_SCHEDULE = '*/15 * * * * *';
+export const ENTRA_REDIS_SCOPE = 'https://redis.azure.com/.default';
+
+/** A config that cannot run; `issues` lists every problem as `path: message`. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly issues: readonly string[];
+  constructor(issues: readonly string[]) {
+    super(`invalid configuration:\n${issues.map((issue) => `  - ${issue}`).join('\n')}`);
+    this.issues = issues;
+  }
+}
+
+/** What loading needs from the outside world, injectable for tests. */
+export interface ConfigSources {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly readFile: (path: string) => string;
+}
+
+export const processConfigSources = (): ConfigSources => ({
+  env: process.env,
+  readFile: (path) => readFileSync(path, 'utf8'),
+});
+
+/** Reads, validates and resolves a config file; throws ConfigError with every problem found. */
+export function loadConfig(path: string, sources: ConfigSources): DaemonConfig {
+  let text: string;
+  try {
+    text = sources.readFile(path);
+  } catch (error) {
+    throw new ConfigError([`${path}: cannot read the config file (${describeFsError(error)}); check --config or REDIS_PROBE_CONFIG`]);
+  }
+  return parseConfig(text, { ...sources, baseDir: dirname(resolve(path)) });
+}
+
+/** Validates config text; relative file paths inside it resolve against `baseDir`. */
+export function parseConfig(text: string, sources: ConfigSources & { baseDir: string }): DaemonConfig {
+  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (document.errors.length > 0) {
+    throw new ConfigError(document.errors.map((error) => `yaml: ${error.message.split('\n')[0]}; fix the YAML syntax`));
+  }
+  const substitutionIssues: SubstitutionIssue[] = [];
+  const tree = substituteEnv(document.toJS(), sources.env, substitutionIssues);
+  const parsed = configFileSchema.safeParse(tree ?? {});
+  const issues = substitutionIssues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
+  if (!parsed.success) {
+    issues.push(...parsed.error.issues.map((issue) => `${formatPath(issue.path)}: ${describeZodIssue(issue)}`));
+  }
+  if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
+  return resolveConfig(parsed.data, { ...sources, readFile: (file) => sources.readFile(resolve(sources.baseDir, file)) });
+}
+
+/** Fills defaults, reads referenced files and checks cross-references, collecting every issue. */
+function resolveConfig(file: ConfigFile, sources: ConfigSources): DaemonConfig {
+  const issues: string[] = [];
+  const readSecretFile = (path: string, field: string): string => {
+    try {
+      return sources.readFile(path).trim();
+    } catch (error) {
+      issues.push(`${field}: cannot read ${path} (${describeFsError(error)}); check the path and the mount`);
+      return '';
+    }
+  };
+
+  const credentials = (file.credentials ?? []).map((raw, index) =>
+    resolveCredential(raw, `credentials[${index}]`, sources, readSecretFile, issues),
+  );
+  reportDuplicates(credentials.map((credential) => credential.name), 'credentials', issues);
+
+  const credentialNames = new Set(credentials.map((credential) => credential.name));
+  const targets = file.targets.map((raw, index) => {
+    const field = `targets[${index}]`;
+    if (raw.credential !== undefined && !credentialNames.has(raw.credential)) {
+      issues.push(`${field}.credential: "${raw.credential}" is not defined; add it to credentials or fix the name (defined: ${[...credentialNames].join(', ') || 'none'})`);
+    }
+    return resolveTarget(raw, file.defaults ?? {}, field, readSecretFile, issues);
+  });
+  reportDuplicates(targets.map((target) => target.name), 'targets', issues);
+
+  if (issues.length > 0) throw new ConfigError(issues);
+  return {
+    server: {
+      host: file.server?.host ?? '0.0.0.0',
+      port: file.server?.port ?? DEFAULT_HTTP_PORT,
+      shutdownGraceMs: file.server?.shutdownGrace ?? 10_000,
+    },
+    log: { level: file.log?.level ?? 'info', format: file.log?.format ?? 'json' },
+    credentials,
+    targets,
+  };
+}
+
+function resolveCredential(
+  raw: RawCredential,
+  field: string,
+  sources: ConfigSources,
+  readSecretFile: (path: string, field: string) => string,
+  issues: string[],
+): CredentialConfig {
+  if (raw.type === 'access-key') {
+    const given = [raw.password, raw.passwordFile, raw.passwordEnv].filter((value) => value !== undefined).length;
+    if (given !== 1) {
+      issues.push(`${field}: set exactly one of password, passwordFile, passwordEnv (found ${given})`);
+    }
+    let password = raw.password ?? '';
+    if (given === 1 && raw.passwordFile !== undefined) {
+      const before = issues.length;
+      password = readSecretFile(raw.passwordFile, `${field}.passwordFile`);
+      if (password === '' && issues.length === before) issues.push(`${field}.passwordFile: the file is empty; put the access key in it`);
+    }
+    if (given === 1 && raw.passwordEnv !== undefined) {
+      password = sources.env[raw.passwordEnv] ?? '';
+      if (password === '') {
+        issues.push(`${field}.passwordEnv: environment variable ${raw.passwordEnv} is not set or empty; export it or use passwordFile`);
+      }
+    }
+    return { type: 'access-key', name: raw.name, ...(raw.username ? { username: raw.username } : {}), password };
+  }
+
+  const source = raw.source ?? 'default';
+  let clientSecret: string | undefined;
+  if (source === 'client-secret') {
+    if (!raw.tenantId) issues.push(`${field}.tenantId: required when source is client-secret`);
+    if (!raw.clientId) issues.push(`${field}.clientId: required when source is client-secret`);
+    if ((raw.clientSecretFile === undefined) === (raw.clientSecretEnv === undefined)) {
+      issues.push(`${field}: set exactly one of clientSecretFile, clientSecretEnv when source is client-secret`);
+    } else if (raw.clientSecretFile !== undefined) {
+      clientSecret = readSecretFile(raw.clientSecretFile, `${field}.clientSecretFile`);
+    } else if (raw.clientSecretEnv !== undefined) {
+      clientSecret = sources.env[raw.clientSecretEnv];
+      if (!clientSecret) issues.push(`${field}.clientSecretEnv: environment variable ${raw.clientSecretEnv} is not set or empty`);
+    }
+  } else if (raw.clientSecretFile !== undefined || raw.clientSecretEnv !== undefined) {
+    issues.push(`${field}: clientSecretFile/clientSecretEnv only apply to source client-secret; remove them or change source`);
+  }
+  const refreshBeforeExpiryMs = raw.refreshBeforeExpiry ?? 5 * 60_000;
+  return {
+    type: 'entra',
+    name: raw.name,
+    source,
+    scope: raw.scope ?? ENTRA_REDIS_SCOPE,
+    ...(raw.username ? { username: raw.username } : {}),
+    ...(raw.tenantId ? { tenantId: raw.tenantId } : {}),
+    ...(raw.clientId ? { clientId: raw.clientId } : {}),
+    ...(clientSecret ? { clientSecret } : {}),
+    ...(raw.authorityHost ? { authorityHost: raw.authorityHost } : {}),
+    refreshBeforeExpiryMs,
+    requestTimeoutMs: raw.requestTimeout ?? 10_000,
+    retryInitialDelayMs: raw.retry?.initialDelay ?? 1_000,
+    retryMaxDelayMs: raw.retry?.maxDelay ?? 60_000,
+  };
+}
+
+function resolveTarget(
+  raw: RawTarget,
+  defaults: NonNullable<ConfigFile['defaults']>,
+  field: string,
+  readSecretFile: (path: string, field: string) => string,
+  issues: string[],
+): TargetConfig {
+  const tls = resolveTls({ ...defaults.tls, ...raw.tls }, field, readSecretFile, issues);
+  const timeoutMs = raw.timeout ?? defaults.timeout ?? 5_000;
+  const ttlMs = raw.key?.ttl ?? defaults.key?.ttl ?? 60_000;
+  return {
+    name: raw.name,
+    host: raw.host,
+    port: raw.port ?? (tls.enabled ? 6380 : 6379),
+    db: raw.db ?? 0,
+    ...(raw.credential !== undefined ? { credential: raw.credential } : {}),
+    labels: raw.labels ?? {},
+    schedule: raw.schedule ?? defaults.schedule ?? DEFAULT_SCHEDULE,
+    timeoutMs,
+    tls,
+    key: { prefix: raw.key?.prefix ?? defaults.key?.prefix ?? 'redis-probe:', ttlMs },
+    steps: raw.steps ?? defaults.steps ?? COMMAND_STEPS,
+  };
+}
+
+function resolveTls(
+  raw: RawTls,
+  field: string,
+  readSecretFile: (path: string, field: string) => string,
+  issues: string[],
+): TlsConfig {
+  const enabled = raw.enabled ?? true;
+  if ((raw.cert === undefined) !== (raw.key === undefined)) {
+    issues.push(`${field}.tls: cert and key go together for client certificates; set both or neither`);
+  }
+  const read = (path: string | undefined, name: string) =>
+    enabled && path !== undefined ? { [name]: readSecretFile(path, `${field}.tls.${name}`) } : {};
+  return {
+    enabled,
+    verify: raw.verify ?? true,
+    ...(raw.servername !== undefined ? { servername: raw.servername } : {}),
+    ...read(raw.ca, 'ca'),
+    ...read(raw.cert, 'cert'),
+    ...read(raw.key, 'key'),
+  };
+}
+
+function reportDuplicates(names: readonly string[], field: string, issues: string[]): void {
+  const firstIndex = new Map<string, number>();
+  names.forEach((name, index) => {
+    const earlier = firstIndex.get(name);
+    if (earlier === undefined) firstIndex.set(name, index);
+    else issues.push(`${field}[${index}].name: "${name}" is already used by ${field}[${earlier}]; names must be unique`);
+  });
+}
+
+/** `['targets', 2, 'port']` → `targets[2].port`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(top level)';
+  return path
+    .map((part, index) => (typeof part === 'number' ? `[${part}]` : `${index === 0 ? '' : '.'}${String(part)}`))
+    .join('');
+}
+
+interface ZodIssueLike {
+  readonly code: string;
+  readonly message: string;
+  readonly keys?: readonly string[];
+  readonly path: readonly PropertyKey[];
+}
+
+function describeZodIssue(issue: ZodIssueLike): string {
+  if (issue.code === 'unrecognized_keys' && issue.keys) {
+    return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `"${key}"`).join(', ')}; remove or correct ${issue.keys.length > 1 ? 'them' : 'it'}`;
+  }
+  if (issue.code === 'invalid_type' && issue.message.endsWith('received undefined')) return 'is required';
+  return issue.message.startsWith('Invalid input') ? `${issue.message.replace(/^Invalid input: /, '')}` : issue.message;
+}
+
+function describeFsError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (code ?? 'unreadable');
+}

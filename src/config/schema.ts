@@ -1,0 +1,152 @@
+import { z } from 'zod';
+import { validate as isValidCron } from 'node-cron';
+import { COMMAND_STEPS } from '../probe-result.ts';
+import { parseDurationMs } from './duration.ts';
+
+/** The YAML file's shape. Unknown keys are errors; defaults are filled in by resolveConfig, not here. */
+
+const duration = (what: string, minMs = 1) =>
+  z
+    .string({ error: `must be a duration string such as "500ms", "5s" or "2m" (${what})` })
+    .refine((text) => parseDurationMs(text) !== undefined, {
+      error: `must be a duration such as "500ms", "5s", "2m" or "1h" (${what})`,
+    })
+    .transform((text) => parseDurationMs(text) as number)
+    .refine((ms) => ms >= minMs, { error: `must be at least ${minMs}ms (${what})` });
+
+/** Error text for a required field: "is required" when absent, `message` when mistyped. */
+const required = (message: string) => (issue: { input?: unknown }) => (issue.input === undefined ? 'is required' : message);
+
+const name = z
+  .string({ error: required('must be a string') })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/, {
+    error: 'must be 1-100 characters of letters, digits, "_", ".", ":" or "-", starting with a letter or digit',
+  });
+
+const port = z
+  .number({ error: 'must be a number 1-65535' })
+  .int({ error: 'must be a whole number 1-65535' })
+  .min(1, { error: 'must be 1-65535' })
+  .max(65535, { error: 'must be 1-65535' });
+
+const cronSchedule = z
+  .string({ error: 'must be a cron expression string' })
+  .refine((expression) => isValidCron(expression), {
+    error: 'is not a valid cron expression; use 6 fields with seconds first, e.g. "*/15 * * * * *" for every 15 s',
+  });
+
+const tls = z.strictObject({
+  enabled: z.boolean({ error: 'must be true or false' }).optional(),
+  ca: z.string({ error: 'must be a path to a PEM file' }).optional(),
+  cert: z.string({ error: 'must be a path to a PEM file' }).optional(),
+  key: z.string({ error: 'must be a path to a PEM file' }).optional(),
+  servername: z.string({ error: 'must be a host name' }).optional(),
+  verify: z.boolean({ error: 'must be true or false' }).optional(),
+});
+
+const probeKey = z.strictObject({
+  prefix: z.string({ error: 'must be a string' }).optional(),
+  ttl: duration('how long a probe key may live', 1000).optional(),
+});
+
+const steps = z
+  .array(z.enum(COMMAND_STEPS, { error: `must be one of ${COMMAND_STEPS.join(', ')}` }), {
+    error: `must be a list drawn from ${COMMAND_STEPS.join(', ')}`,
+  })
+  .min(1, { error: 'must name at least one step' })
+  .refine((list) => new Set(list).size === list.length, { error: 'must not repeat a step' });
+
+/** Settings a target inherits from `defaults` and may override one by one. */
+const probeSettings = {
+  schedule: cronSchedule.optional(),
+  timeout: duration('per-step timeout').optional(),
+  tls: tls.optional(),
+  key: probeKey.optional(),
+  steps: steps.optional(),
+};
+
+const labelName = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const RESERVED_LABELS = ['target', 'host', 'port', 'tls', 'node', 'step', 'reason', 'location', 'credential'];
+
+const labels = z
+  .record(z.string(), z.string({ error: 'label values must be strings' }))
+  .superRefine((record, ctx) => {
+    for (const key of Object.keys(record)) {
+      if (!labelName.test(key) || key.startsWith('__')) {
+        ctx.addIssue({ code: 'custom', path: [key], message: 'is not a valid Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, no leading "__")' });
+      } else if (RESERVED_LABELS.includes(key)) {
+        ctx.addIssue({ code: 'custom', path: [key], message: `is reserved by redis-probe; choose another name (reserved: ${RESERVED_LABELS.join(', ')})` });
+      }
+    }
+  });
+
+const accessKeyCredential = z.strictObject({
+  name,
+  type: z.literal('access-key'),
+  username: z.string({ error: 'must be an ACL user name' }).min(1).optional(),
+  password: z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' }).optional(),
+  passwordFile: z.string({ error: 'must be a file path' }).optional(),
+  passwordEnv: z.string({ error: 'must be an environment variable name' }).optional(),
+});
+
+const ENTRA_SOURCES = ['default', 'workload-identity', 'managed-identity', 'client-secret', 'azure-cli'] as const;
+
+const entraCredential = z.strictObject({
+  name,
+  type: z.literal('entra'),
+  source: z.enum(ENTRA_SOURCES, { error: `must be one of ${ENTRA_SOURCES.join(', ')}` }).optional(),
+  scope: z.string({ error: 'must be a string' }).optional(),
+  username: z.string({ error: 'must be the principal object id' }).min(1).optional(),
+  tenantId: z.string({ error: 'must be a string' }).optional(),
+  clientId: z.string({ error: 'must be a string' }).optional(),
+  clientSecretFile: z.string({ error: 'must be a file path' }).optional(),
+  clientSecretEnv: z.string({ error: 'must be an environment variable name' }).optional(),
+  authorityHost: z.string({ error: 'must be a URL' }).url({ error: 'must be a URL' }).optional(),
+  refreshBeforeExpiry: duration('how long before expiry to refresh the token').optional(),
+  requestTimeout: duration('timeout of one token request').optional(),
+  retry: z
+    .strictObject({
+      initialDelay: duration('first retry delay').optional(),
+      maxDelay: duration('longest retry delay').optional(),
+    })
+    .optional(),
+});
+
+const credential = z.discriminatedUnion('type', [accessKeyCredential, entraCredential], {
+  error: 'type must be "access-key" or "entra"',
+});
+
+const target = z.strictObject({
+  name,
+  host: z.string({ error: required('must be a host name or IP address') }).min(1, { error: 'must not be empty' }),
+  port: port.optional(),
+  db: z.number({ error: 'must be a number 0-15' }).int().min(0, { error: 'must be 0 or more' }).optional(),
+  credential: z.string({ error: 'must name an entry of credentials' }).optional(),
+  labels: labels.optional(),
+  ...probeSettings,
+});
+
+export const configFileSchema = z.strictObject({
+  server: z
+    .strictObject({
+      host: z.string({ error: 'must be an address to listen on' }).optional(),
+      port: port.optional(),
+      shutdownGrace: duration('time in-flight cycles get on SIGTERM').optional(),
+    })
+    .optional(),
+  log: z
+    .strictObject({
+      level: z.enum(['error', 'warn', 'info', 'debug'], { error: 'must be one of error, warn, info, debug' }).optional(),
+      format: z.enum(['json', 'pretty'], { error: 'must be json or pretty' }).optional(),
+    })
+    .optional(),
+  defaults: z.strictObject(probeSettings).optional(),
+  credentials: z.array(credential, { error: 'must be a list of credentials' }).optional(),
+  targets: z.array(target, { error: required('must be a list of targets') }).min(1, { error: 'must list at least one target' }),
+});
+
+export type ConfigFile = z.infer<typeof configFileSchema>;
+export type RawTarget = z.infer<typeof target>;
+export type RawCredential = z.infer<typeof credential>;
+export type RawTls = z.infer<typeof tls>;
+export type EntraSourceName = (typeof ENTRA_SOURCES)[number];

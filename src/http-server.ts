@@ -1,0 +1,93 @@
+import { createServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import type { Logger } from './logging.ts';
+
+/** What the HTTP endpoints read; each is cheap and never touches a monitored cache. */
+export interface HttpSources {
+  readonly registry: Registry;
+  /** Liveness: the process and scheduler are making progress. */
+  readonly isLive: () => boolean;
+  /** Readiness: config loaded and scheduler running (never depends on a cache being up). */
+  readonly isReady: () => boolean;
+  /** The status page body. */
+  readonly status: () => unknown;
+  readonly logger: Logger;
+}
+
+export interface HttpServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Slow or stuck clients are cut off quickly; they must never hold the process. */
+const REQUEST_TIMEOUT_MS = 10_000;
+const HEADERS_TIMEOUT_MS = 5_000;
+const MAX_HEADER_BYTES = 8 * 1024;
+
+export async function startHttpServer(host: string, port: number, sources: HttpSources): Promise<HttpServer> {
+  const routes: Readonly<Record<string, (response: ServerResponse) => Promise<void> | void>> = {
+    '/metrics': async (response) => {
+      const body = await sources.registry.metrics();
+      send(response, 200, sources.registry.contentType, body);
+    },
+    '/healthz': (response) => {
+      const live = sources.isLive();
+      send(response, live ? 200 : 503, 'text/plain; charset=utf-8', live ? 'ok\n' : 'scheduler is not ticking\n');
+    },
+    '/readyz': (response) => {
+      const ready = sources.isReady();
+      send(response, ready ? 200 : 503, 'text/plain; charset=utf-8', ready ? 'ready\n' : 'not ready\n');
+    },
+    '/': (response) => send(response, 200, 'application/json; charset=utf-8', `${JSON.stringify(sources.status(), null, 2)}\n`),
+  };
+
+  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const path = (request.url ?? '/').split('?')[0] ?? '/';
+    const route = routes[path];
+    if (!route) return send(response, 404, 'text/plain; charset=utf-8', 'not found\n');
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response.setHeader('Allow', 'GET, HEAD');
+      return send(response, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
+    }
+    await route(response);
+  };
+
+  const server = createServer(
+    { requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, maxHeaderSize: MAX_HEADER_BYTES },
+    (request, response) => {
+      // Bodies are never read: drop them so a large upload costs nothing.
+      request.resume();
+      handle(request, response).catch((error: unknown) => {
+        sources.logger.error('http handler failed', { path: request.url, error: String(error) });
+        if (!response.headersSent) send(response, 500, 'text/plain; charset=utf-8', 'internal error\n');
+        else response.destroy();
+      });
+    },
+  );
+  server.on('clientError', (_error, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function send(response: ServerResponse, status: number, contentType: string, body: string): void {
+  response.writeHead(status, { 'Content-Type': contentType, 'Cache-Control': 'no-store' });
+  response.end(response.req.method === 'HEAD' ? undefined : body);
+}

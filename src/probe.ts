@@ -1,0 +1,299 @@
+import { isIP } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { Redis } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+import type { Clock } from './clock.ts';
+import type { Credential, RedisAuth } from './credentials.ts';
+import type { TargetConfig } from './config/types.ts';
+import type { CommandStep, CycleResult, CycleTrigger, Observations, Step, StepTiming } from './probe-result.ts';
+import { classifyError, UnexpectedReplyError } from './classify-error.ts';
+import { parseClientList } from './client-list.ts';
+import type { SecretRedactor } from './secrets.ts';
+import { withTimeout } from './timeout.ts';
+
+/** One target's prober: owns its connection and turns a cycle into a CycleResult (never throws). */
+export interface TargetProbe {
+  readonly target: string;
+  runCycle(trigger: CycleTrigger): Promise<CycleResult>;
+  /** Notifies when an idle connection drops between cycles (for early detection). */
+  onConnectionLost(listener: () => void): void;
+  close(): Promise<void>;
+}
+
+/** What a probe needs from its surroundings. */
+export interface ProbeDeps {
+  readonly clock: Clock;
+  readonly credential?: Credential;
+  /** Distinguishes this daemon's keys and connections from other replicas'. */
+  readonly instanceId: string;
+  /** A fresh unguessable value for each SET. */
+  readonly randomValue: () => string;
+  readonly redactor: SecretRedactor;
+  /** Seam for tests that need to observe or wrap connections. */
+  readonly createConnection?: (options: RedisOptions) => Redis;
+}
+
+/** Steps whose refusal for lack of permission or support is reported, not counted as a failure. */
+const OPTIONAL_STEPS: ReadonlySet<CommandStep> = new Set(['client_list']);
+
+/** Thrown inside a cycle to end it at a given step; the reason comes from classifyError. */
+class StepFailed extends Error {
+  override readonly name = 'StepFailed';
+  readonly step: Step;
+  readonly error: unknown;
+  constructor(step: Step, error: unknown) {
+    super(`${step} failed`);
+    this.step = step;
+    this.error = error;
+  }
+}
+
+export function createTargetProbe(target: TargetConfig, deps: ProbeDeps): TargetProbe {
+  const { clock, credential } = deps;
+  const connectionName = `redis-probe:${deps.instanceId}:${target.name}`;
+  const key = `${target.key.prefix}${target.name}:${deps.instanceId}`;
+  const ttlSeconds = Math.max(1, Math.ceil(target.key.ttlMs / 1000));
+  const lostListeners: (() => void)[] = [];
+  let client: Redis | undefined;
+  let cycleRunning = false;
+  /** Whether CLIENT SETNAME succeeded, so CLIENT LIST can look for our own connection. */
+  let nameIsSet = false;
+  let closed = false;
+  let unsubscribeCredential: (() => void) | undefined;
+
+  const connectionOptions = (): RedisOptions => ({
+    host: target.host,
+    port: target.port,
+    lazyConnect: true,
+    // ioredis 6 defaults to RESP3 via HELLO, sent before our AUTH; RESP2 works on every Redis and Azure tier.
+    protocol: 2,
+    // The probe owns reconnection and authentication so that each is timed as its own step.
+    retryStrategy: () => null,
+    enableReadyCheck: false,
+    enableOfflineQueue: false,
+    autoResubscribe: false,
+    autoResendUnfulfilledCommands: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: target.timeoutMs,
+    ...(target.tls.enabled ? { tls: tlsOptions(target) } : {}),
+  });
+
+  const dropConnection = (): void => {
+    const old = client;
+    client = undefined;
+    if (old) {
+      old.removeAllListeners('close');
+      old.disconnect();
+    }
+  };
+
+  const step = async <T>(name: Step, timings: StepTiming[], work: () => Promise<T>): Promise<T> => {
+    const started = clock.monotonicMs();
+    try {
+      const value = await withTimeout(work(), target.timeoutMs, clock, name);
+      timings.push({ step: name, durationMs: clock.monotonicMs() - started });
+      return value;
+    } catch (error) {
+      throw new StepFailed(name, error);
+    }
+  };
+
+  const sendAuth = (connection: Redis, auth: RedisAuth): Promise<unknown> =>
+    auth.username === undefined ? connection.auth(auth.password) : connection.auth(auth.username, auth.password);
+
+  /** Session setup that must follow AUTH: name the connection (best effort) and pick the database. */
+  const setUpSession = async (connection: Redis, auth: RedisAuth | undefined): Promise<boolean> => {
+    const pipeline = connection.pipeline();
+    if (auth?.username !== undefined) pipeline.auth(auth.username, auth.password);
+    else if (auth) pipeline.auth(auth.password);
+    pipeline.client('SETNAME', connectionName);
+    if (target.db !== 0) pipeline.select(target.db);
+    const replies = (await pipeline.exec()) ?? [];
+    const authError = auth ? replies[0]?.[0] : null;
+    if (authError) throw authError;
+    const offset = auth ? 1 : 0;
+    const selectError = target.db !== 0 ? replies[offset + 1]?.[0] : null;
+    if (selectError) throw selectError;
+    return !replies[offset]?.[0];
+  };
+
+  const openConnection = async (timings: StepTiming[], observations: Observations): Promise<Redis> => {
+    dropConnection();
+    const connection = (deps.createConnection ?? ((options) => new Redis(options)))(connectionOptions());
+    // ioredis rejects connect() with a bare "Connection is closed."; the real cause came as an 'error' event.
+    let lastError: unknown;
+    connection.on('error', (error: unknown) => {
+      lastError = error;
+    });
+    client = connection;
+    const auth = credential ? currentAuth(credential) : undefined;
+    await step('connect', timings, async () => {
+      await connection.connect().catch((error: unknown) => {
+        throw lastError ?? error;
+      });
+      if (!auth) nameIsSet = await setUpSession(connection, undefined);
+    });
+    observations.serverCertNotAfterMs = peerCertificateExpiry(connection);
+    if (auth) nameIsSet = await step('auth', timings, () => setUpSession(connection, auth));
+    connection.once('close', () => {
+      if (client === connection && !cycleRunning && !closed) for (const listener of lostListeners) listener();
+    });
+    return connection;
+  };
+
+  if (credential) {
+    // A rotated token is sent on the open connection so it never outlives its old token.
+    unsubscribeCredential = credential.onChange((auth) => {
+      const connection = client;
+      if (!connection || connection.status !== 'ready') return;
+      withTimeout(sendAuth(connection, auth), target.timeoutMs, clock, 'auth').catch(() => {
+        if (client === connection) dropConnection();
+      });
+    });
+  }
+
+  const runCommands = async (connection: Redis, timings: StepTiming[], observations: Observations, unsupported: CommandStep[]) => {
+    const value = deps.randomValue();
+    for (const name of target.steps) {
+      try {
+        await step(name, timings, async () => {
+          switch (name) {
+            case 'ping': {
+              const reply = await connection.ping();
+              observations.pingReply = reply;
+              if (reply !== 'PONG') throw new UnexpectedReplyError(`PING answered ${JSON.stringify(reply).slice(0, 40)}, expected PONG`);
+              return;
+            }
+            case 'set': {
+              const reply = await connection.set(key, value, 'EX', ttlSeconds);
+              observations.setReply = reply;
+              if (reply !== 'OK') throw new UnexpectedReplyError('SET did not answer OK');
+              return;
+            }
+            case 'get': {
+              const reply = await connection.get(key);
+              observations.getValue = reply;
+              // Without a SET in this cycle there is nothing to compare; GET still proves reads work.
+              if (target.steps.includes('set') && reply !== value) {
+                throw new UnexpectedReplyError(reply === null ? 'GET found no value for the probe key' : 'GET returned a different value than was SET');
+              }
+              return;
+            }
+            case 'client_list': {
+              const reply = await connection.client('LIST');
+              if (typeof reply !== 'string') throw new UnexpectedReplyError('CLIENT LIST did not answer a string');
+              const clients = parseClientList(reply);
+              observations.clients = clients;
+              if (nameIsSet) observations.ownConnectionListed = clients.some((entry) => entry.name === connectionName);
+              return;
+            }
+          }
+        });
+      } catch (error) {
+        const cause = error instanceof StepFailed ? error.error : error;
+        const reason = classifyError(cause);
+        if (OPTIONAL_STEPS.has(name) && (reason === 'noperm' || isUnknownCommand(cause))) {
+          unsupported.push(name);
+          continue;
+        }
+        throw error;
+      }
+    }
+  };
+
+  return {
+    target: target.name,
+    onConnectionLost(listener) {
+      lostListeners.push(listener);
+    },
+    async runCycle(trigger) {
+      const startedAtMs = clock.now();
+      const started = clock.monotonicMs();
+      const timings: StepTiming[] = [];
+      const observations: Observations = {};
+      const unsupported: CommandStep[] = [];
+      cycleRunning = true;
+      const finish = (failure?: CycleResult['failure']): CycleResult => ({
+        target: target.name,
+        trigger,
+        startedAtMs,
+        durationMs: clock.monotonicMs() - started,
+        success: failure === undefined,
+        steps: timings,
+        ...(failure ? { failure } : {}),
+        unsupportedSteps: unsupported,
+        observations,
+      });
+      try {
+        const connection = client?.status === 'ready' ? client : await openConnection(timings, observations);
+        await runCommands(connection, timings, observations, unsupported);
+        return finish();
+      } catch (error) {
+        const failedStep = error instanceof StepFailed ? error.step : 'connect';
+        const cause = error instanceof StepFailed ? error.error : error;
+        const reason = classifyError(cause);
+        // After a timeout or a broken transport the connection state is unknown: start afresh next cycle.
+        if (!isReplyError(cause)) dropConnection();
+        return finish({ step: failedStep, reason, message: deps.redactor.redact(describe(cause)) });
+      } finally {
+        cycleRunning = false;
+      }
+    },
+    async close() {
+      closed = true;
+      unsubscribeCredential?.();
+      const connection = client;
+      client = undefined;
+      if (!connection) return;
+      connection.removeAllListeners('close');
+      if (connection.status === 'ready') {
+        await withTimeout(connection.quit(), Math.min(target.timeoutMs, 1000), clock, 'quit').catch(() => undefined);
+      }
+      connection.disconnect();
+    },
+  };
+}
+
+function currentAuth(credential: Credential): RedisAuth {
+  try {
+    return credential.current();
+  } catch (error) {
+    throw new StepFailed('auth', error);
+  }
+}
+
+function tlsOptions(target: TargetConfig): NonNullable<RedisOptions['tls']> {
+  const { tls } = target;
+  const servername = tls.servername ?? (isIP(target.host) ? undefined : target.host);
+  return {
+    rejectUnauthorized: tls.verify,
+    ...(servername !== undefined ? { servername } : {}),
+    ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+    ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
+    ...(tls.key !== undefined ? { key: tls.key } : {}),
+  };
+}
+
+function peerCertificateExpiry(connection: Redis): number | undefined {
+  const socket = connection.stream as Partial<TLSSocket> | undefined;
+  if (typeof socket?.getPeerCertificate !== 'function') return undefined;
+  const notAfter = socket.getPeerCertificate().valid_to;
+  const parsed = notAfter ? Date.parse(notAfter) : NaN;
+  return Number.isNaN(parsed) ? undefined : parsed;
+}
+
+function isReplyError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError';
+}
+
+function isUnknownCommand(error: unknown): boolean {
+  return isReplyError(error) && /^ERR unknown (sub)?command/i.test((error as Error).message);
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return `${error.name}: ${error.message}${code && !error.message.includes(code) ? ` (${code})` : ''}`;
+  }
+  return String(error);
+}
