@@ -1,0 +1,50 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatDurationMs, parseDurationMs } from '../../src/config/duration.ts';
+import { substituteEnv } from '../../src/config/env-substitution.ts';
+import type { SubstitutionIssue } from '../../src/config/env-substitution.ts';
+import { parseClientList } from '../../src/client-list.ts';
+
+describe('durations', () => {
+  it('parses the units users write', () => {
+    assert.equal(parseDurationMs('500ms'), 500);
+    assert.equal(parseDurationMs('5s'), 5000);
+    assert.equal(parseDurationMs('1.5s'), 1500);
+    assert.equal(parseDurationMs('2m'), 120_000);
+    assert.equal(parseDurationMs('1h'), 3_600_000);
+    assert.equal(parseDurationMs('30d'), 2_592_000_000);
+  });
+  it('rejects anything else', () => {
+    for (const text of ['5', '5 seconds', 's', '-1s', '1w', '']) assert.equal(parseDurationMs(text), undefined, text);
+  });
+  it('formats back in the largest whole unit', () => {
+    assert.deepEqual([formatDurationMs(5000), formatDurationMs(1500), formatDurationMs(120_000)], ['5s', '1500ms', '2m']);
+  });
+});
+
+describe('env substitution', () => {
+  it('replaces references in nested strings, with fallbacks and $$ escapes', () => {
+    const issues: SubstitutionIssue[] = [];
+    const result = substituteEnv({ a: ['${X}-${Y:-def}', 3], b: { c: 'cost $$5', d: true } }, { X: 'x' }, issues);
+    assert.deepEqual(result, { a: ['x-def', 3], b: { c: 'cost $5', d: true } });
+    assert.deepEqual(issues, []);
+  });
+  it('reports each unset variable with its path', () => {
+    const issues: SubstitutionIssue[] = [];
+    substituteEnv({ targets: [{ host: '${NOPE}' }] }, {}, issues);
+    assert.deepEqual(issues.map((issue) => issue.path), [['targets', 0, 'host']]);
+  });
+});
+
+describe('parseClientList', () => {
+  it('reads id, addr and name of each client', () => {
+    const text = 'id=3 addr=127.0.0.1:50000 laddr=127.0.0.1:6379 fd=8 name=redis-probe:a cmd=client|list\nid=4 addr=[::1]:1234 fd=9 name= cmd=ping\n';
+    assert.deepEqual(parseClientList(text), [
+      { id: '3', addr: '127.0.0.1:50000', name: 'redis-probe:a' },
+      { id: '4', addr: '[::1]:1234', name: '' },
+    ]);
+  });
+  it('skips blank and malformed lines', () => {
+    assert.deepEqual(parseClientList('\ngarbage\nfd=1\n'), []);
+  });
+});
