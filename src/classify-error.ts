@@ -56,7 +56,7 @@ export function classifyError(error: unknown): FailureReason {
     for (const [pattern, reason] of REPLY_PREFIXES) if (pattern.test(error.message)) return reason;
     return 'other';
   }
-  if (/Protocol error|Parser|unexpected/i.test(error.message)) return 'unexpected_reply';
+  if (/Protocol error|Parser|unexpected|Unknown RESP type/i.test(error.message)) return 'unexpected_reply';
   if (/Connection is closed|Stream isn't writeable|socket hang up/i.test(error.message)) return 'connection_reset';
   if (/certificate|SSL|TLS/i.test(error.message)) return 'tls';
   return 'other';

@@ -43,6 +43,7 @@ describe('classifyError', () => {
     ['other reply', replyError('ERR something else'), 'other'],
     ['closed connection', new Error('Connection is closed.'), 'connection_reset'],
     ['parser error', new Error('Protocol error, got "@" as reply type byte'), 'unexpected_reply'],
+    ['garbage bytes (ioredis 6 parser)', new Error('Unknown RESP type 64 "@". Please report this.'), 'unexpected_reply'],
     ['a string', 'boom', 'other'],
     ['undefined', undefined, 'other'],
     ['a plain error', new Error('mystery'), 'other'],

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -75,7 +75,7 @@ export interface RedisServer {
   cli(...args: (string | number)[]): Promise<string>;
   /** Like `cli` but returns the reply as ioredis decoded it. */
   call(...args: (string | number)[]): Promise<unknown>;
-  /** ioredis options that reach this server as the default user, verifying TLS against the test CA. */
+  /** ioredis options reaching this server as the default user; TLS is always verified against the test CA (servername localhost). */
   clientOptions(): RedisOptions;
 }
 
@@ -92,6 +92,8 @@ const PORT_RETRIES = 5;
 // Every redis-server (and its watchdog) still alive in this process: killed on 'exit'
 // so a crashing or forgetful test never leaves servers behind.
 const liveChildren = new Set<ChildProcess>();
+// Data dirs of servers not yet stop()ped, removed on 'exit' for the same reason.
+const liveDataDirs = new Set<string>();
 let exitHookInstalled = false;
 
 function installExitHook(): void {
@@ -105,6 +107,7 @@ function installExitHook(): void {
         // already gone
       }
     }
+    for (const dir of liveDataDirs) rmSync(dir, { recursive: true, force: true });
   });
 }
 
@@ -119,8 +122,9 @@ function track(child: ChildProcess): void {
  * timeout), so each server gets a tiny shell that holds a pipe from us: when we die the
  * pipe closes, `read` returns, and the shell SIGKILLs the server.
  */
-function spawnWatchdog(pid: number): ChildProcess {
-  const watchdog = spawn('sh', ['-c', 'read _unused; kill -9 "$1" 2>/dev/null', 'redis-watchdog', String(pid)], {
+function spawnWatchdog(pid: number, dataDir: string): ChildProcess {
+  const script = 'read _unused; kill -9 "$1" 2>/dev/null; rm -rf -- "$2"';
+  const watchdog = spawn('sh', ['-c', script, 'redis-watchdog', String(pid), dataDir], {
     stdio: ['pipe', 'ignore', 'ignore'],
   });
   watchdog.on('error', () => undefined);
@@ -151,6 +155,9 @@ function formatReply(reply: unknown): string {
   if (reply === null || reply === undefined) return '';
   if (Buffer.isBuffer(reply)) return reply.toString('utf8');
   if (Array.isArray(reply)) return reply.map(formatReply).join('\n');
+  // RESP3 maps only arrive as objects with replyMapping 'resp3'; flatten them like redis-cli does.
+  if (reply instanceof Map) return [...reply].flat().map(formatReply).join('\n');
+  if (typeof reply === 'object') return Object.entries(reply).flat().map(formatReply).join('\n');
   return String(reply);
 }
 
@@ -204,16 +211,20 @@ function buildArgs(options: RedisServerOptions, dataDir: string, port: number, b
   return args;
 }
 
-function adminOptions(options: RedisServerOptions, port: number, verify: boolean): RedisOptions {
+/**
+ * Options reaching the server as the default user. `audience: 'admin'` skips certificate checks when
+ * the server deliberately presents a bad cert (the harness must still manage it); clients always verify.
+ */
+function connectionOptions(options: RedisServerOptions, port: number, audience: 'admin' | 'client'): RedisOptions {
   const base: RedisOptions = { host: REDIS_HOST, port };
   if (options.password !== undefined) base.password = options.password;
   const tls = options.tls;
   if (tls) {
-    const strict = verify && (options.tlsServerCert ?? 'server') === 'server';
+    const badCert = (options.tlsServerCert ?? 'server') !== 'server';
     base.tls = {
       ca: tls.ca.certPem,
       servername: 'localhost',
-      rejectUnauthorized: strict,
+      rejectUnauthorized: audience === 'client' || !badCert,
       ...(options.tlsAuthClients === 'yes' || options.tlsAuthClients === 'optional'
         ? { cert: tls.client.certPem, key: tls.client.keyPem }
         : {}),
@@ -300,6 +311,8 @@ export async function captureRedisError(
 /** Starts a redis-server on 127.0.0.1 and resolves once it answers PING. */
 export async function startRedis(options: RedisServerOptions = {}): Promise<RedisServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'redis-probe-redis-'));
+  installExitHook();
+  liveDataDirs.add(dataDir);
   const logPath = join(dataDir, 'redis.log');
   const startTimeoutMs = options.startTimeoutMs ?? 10_000;
 
@@ -326,16 +339,20 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
     const spawnError = new Promise<Error>((resolve) => proc.once('error', resolve));
     track(proc);
     child = proc;
-    if (proc.pid !== undefined) watchdog = spawnWatchdog(proc.pid);
+    if (proc.pid !== undefined) watchdog = spawnWatchdog(proc.pid, dataDir);
 
     const exited = new Promise<'exited'>((resolve) => proc.once('exit', () => resolve('exited')));
     const abort = new AbortController();
+    // Ask for the pid, not just PONG: if our server failed to bind, another test's redis may own the port.
     const ready = waitFor(
-      async () => (await oneShotCommand(adminOptions(options, port, true), ['PING'])) === 'PONG',
+      async () => {
+        const info = formatReply(await oneShotCommand(connectionOptions(options, port, 'admin'), ['INFO', 'server']));
+        return /^process_id:(\d+)\r?$/m.exec(info)?.[1] === String(proc.pid);
+      },
       {
         timeoutMs: startTimeoutMs,
         intervalMs: 20,
-        message: `redis-server on port ${port} to answer PING`,
+        message: `redis-server (pid ${String(proc.pid)}) to answer on port ${port}`,
         signal: abort.signal,
       },
     ).then(() => 'ready' as const);
@@ -354,7 +371,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
       return 'port-in-use';
     }
     const why = outcome === 'exited' ? 'redis-server exited during start-up' : outcome.message;
-    throw new RedisStartError(`${why} (port ${port}, data dir ${dataDir})\n--- redis log ---\n${log}`, {
+    throw new RedisStartError(`${why} (port ${port})\n--- redis log ---\n${log}`, {
       cause: outcome === 'exited' ? undefined : outcome,
     });
   }
@@ -392,7 +409,14 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
     watchdog = undefined;
   }
 
-  await launch();
+  try {
+    await launch();
+  } catch (err) {
+    // The log tail is already in the error; nothing else in the dir is worth keeping.
+    liveDataDirs.delete(dataDir);
+    await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
 
   const server: RedisServer = {
     host: REDIS_HOST,
@@ -412,6 +436,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
       await terminate();
       if (!stopped) {
         stopped = true;
+        liveDataDirs.delete(dataDir);
         await rm(dataDir, { recursive: true, force: true });
       }
     },
@@ -433,13 +458,14 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
     async restart() {
       await terminate();
       stopped = false;
+      liveDataDirs.add(dataDir);
       // Same client and bus ports: restart-on-same-port is the point.
       const result = await launchOnce();
       if (result !== 'ok') throw new RedisStartError(`restart: port ${port} in use\n${tailOfFile(logPath)}`);
     },
-    cli: async (...args) => formatReply(await oneShotCommand(adminOptions(options, port, false), args)),
-    call: (...args) => oneShotCommand(adminOptions(options, port, false), args),
-    clientOptions: () => adminOptions(options, port, true),
+    cli: async (...args) => formatReply(await oneShotCommand(connectionOptions(options, port, 'admin'), args)),
+    call: (...args) => oneShotCommand(connectionOptions(options, port, 'admin'), args),
+    clientOptions: () => connectionOptions(options, port, 'client'),
   };
   return server;
 }

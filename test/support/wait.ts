@@ -15,6 +15,9 @@ export class WaitTimeoutError extends Error {
   override readonly name = 'WaitTimeoutError';
 }
 
+/** `T` without its falsy members: what waitFor can resolve with. */
+export type Truthy<T> = Exclude<T, false | 0 | 0n | '' | null | undefined>;
+
 /** Resolves after `ms` milliseconds. */
 export function delay(ms: number): Promise<void> {
   return sleep(ms);
@@ -28,7 +31,7 @@ export function delay(ms: number): Promise<void> {
 export async function waitFor<T>(
   fn: () => T | Promise<T>,
   options: WaitForOptions = {},
-): Promise<NonNullable<T>> {
+): Promise<Truthy<T>> {
   const timeoutMs = options.timeoutMs ?? 5000;
   const intervalMs = options.intervalMs ?? 25;
   const message = options.message ?? 'condition';
@@ -39,7 +42,7 @@ export async function waitFor<T>(
     options.signal?.throwIfAborted();
     try {
       const value = await fn();
-      if (value) return value as NonNullable<T>;
+      if (value) return value as Truthy<T>;
       lastValue = value;
       lastError = undefined;
     } catch (err) {
