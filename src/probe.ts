@@ -232,8 +232,9 @@ export function createTargetProbe(target: TargetConfig, deps: ProbeDeps): Target
         const failedStep = error instanceof StepFailed ? error.step : 'connect';
         const cause = error instanceof StepFailed ? error.error : error;
         const reason = classifyError(cause);
-        // After a timeout or a broken transport the connection state is unknown: start afresh next cycle.
-        if (!isReplyError(cause)) dropConnection();
+        // A session that failed to open, timed out or broke is in an unknown state: start afresh next cycle.
+        // (A refused AUTH leaves the connection usable as the default user, so it must not be reused.)
+        if (failedStep === 'connect' || failedStep === 'auth' || !isReplyError(cause)) dropConnection();
         return finish({ step: failedStep, reason, message: deps.redactor.redact(describe(cause)) });
       } finally {
         cycleRunning = false;

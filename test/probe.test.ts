@@ -211,3 +211,13 @@ describe('TLS', { timeout: 60_000 }, () => {
     assert.ok(['connection_reset', 'timeout'].includes(result.failure?.reason ?? ''), result.failure?.reason);
   });
 });
+
+describe('a refused AUTH is never papered over', { timeout: 30_000 }, () => {
+  it('keeps failing with auth even though the default user needs no password', async () => {
+    const server = await redis({ aclUsers: [{ name: 'prober', password: PASSWORD, rules: '+@all ~* &*' }] });
+    const probe = probeFor(targetConfig({ name: 'wrongpass', port: server.port }), staticCredential('k', { username: 'prober', password: 'wrong-password-1' }));
+    const reasons = [];
+    for (let cycle = 0; cycle < 3; cycle++) reasons.push((await probe.runCycle('schedule')).failure?.reason);
+    assert.deepEqual(reasons, ['auth', 'auth', 'auth']);
+  });
+});
