@@ -9,11 +9,11 @@ import type { HttpServer } from './http-server.ts';
 import type { Logger } from './logging.ts';
 import { createProbeMetrics } from './metrics.ts';
 import type { ProbeMetrics, TargetMetrics } from './metrics.ts';
-import { createTargetProbe } from './probe.ts';
-import type { TargetProbe } from './probe.ts';
+import { createTargetRunner } from './target-runner.ts';
+import type { TargetRunner } from './target-runner.ts';
 import type { CycleResult } from './probe-result.ts';
 import { createScheduler } from './scheduler.ts';
-import type { Scheduler, TickSource } from './scheduler.ts';
+import type { Scheduler, SchedulerObserver, TickSource } from './scheduler.ts';
 import type { SecretRedactor } from './secrets.ts';
 import { createStatusBoard } from './status-board.ts';
 import type { StatusBoard } from './status-board.ts';
@@ -27,6 +27,10 @@ export interface DaemonDeps extends CredentialFactoryDeps {
   readonly instanceId: string;
   readonly randomValue: () => string;
   readonly version: string;
+  /** Spread targets that share a schedule across its interval (default on; off only to measure bursts). */
+  readonly stagger?: boolean;
+  /** Also told about every scheduled run, after the daemon's own metrics and logs (benchmarks). */
+  readonly schedulerObserver?: SchedulerObserver;
 }
 
 export interface Daemon {
@@ -41,43 +45,54 @@ export interface Daemon {
 
 interface RunningTarget {
   readonly config: TargetConfig;
-  readonly probe: TargetProbe;
+  readonly runner: TargetRunner;
   readonly metrics: TargetMetrics;
 }
 
 /** Wires config into credentials, probes, scheduler, metrics, logs and HTTP. */
 export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
   const { clock, logger } = deps;
-  const metrics = createProbeMetrics({ version: deps.version });
+  const metrics = createProbeMetrics({ version: deps.version, stepHistograms: config.metrics.stepHistograms });
   const board = createStatusBoard();
   const targets = new Map<string, RunningTarget>();
   const credentials = new Map<string, Credential>(
     config.credentials.map((credentialConfig) => [credentialConfig.name, createCredential(credentialConfig, deps)]),
   );
+  const extra = deps.schedulerObserver;
   const scheduler = createScheduler({
     tickSource: deps.tickSource,
     clock,
+    ...(deps.stagger !== undefined ? { stagger: deps.stagger } : {}),
     observer: {
-      onRunStarted: (_job, latenessMs) => metrics.observeLateness(latenessMs),
+      onRunStarted: (job, latenessMs) => {
+        metrics.observeLateness(latenessMs);
+        extra?.onRunStarted?.(job, latenessMs);
+      },
       onRunSkipped: (job) => {
         targets.get(job)?.metrics.recordSkipped();
         logger.warn('cycle skipped: the previous one is still running', { target: job });
+        extra?.onRunSkipped?.(job);
       },
-      onRunError: (job, error) => logger.error('cycle crashed', { target: job, error: String(error) }),
+      onRunError: (job, error) => {
+        logger.error('cycle crashed', { target: job, error: String(error) });
+        extra?.onRunError?.(job, error);
+      },
     },
   });
   let http: HttpServer | undefined;
   let started = false;
 
-  const consume = (running: RunningTarget, result: CycleResult): void => {
-    running.metrics.record(result);
-    const { changedFrom } = board.record(result);
-    logCycle(logger, result, changedFrom);
+  const consume = (running: RunningTarget, results: readonly CycleResult[]): void => {
+    for (const result of results) {
+      running.metrics.record(result);
+      const { changedFrom } = board.record(result);
+      logCycle(logger, result, changedFrom);
+    }
   };
 
   const addTarget = (targetConfig: TargetConfig): void => {
     const credential = targetConfig.credential !== undefined ? credentials.get(targetConfig.credential) : undefined;
-    const probe = createTargetProbe(targetConfig, {
+    const runner = createTargetRunner(targetConfig, {
       clock,
       ...(credential ? { credential } : {}),
       instanceId: deps.instanceId,
@@ -86,18 +101,30 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
     });
     const running: RunningTarget = {
       config: targetConfig,
-      probe,
+      runner,
       metrics: metrics.registerTarget(targetConfig, { authenticated: credential !== undefined }),
     };
     targets.set(targetConfig.name, running);
     // A connection that drops between cycles is probed at once instead of at the next tick.
-    probe.onConnectionLost(() => void scheduler.trigger(targetConfig.name, 'connection_lost'));
+    runner.onConnectionLost(() => void scheduler.trigger(targetConfig.name, 'connection_lost'));
     scheduler.add({
       name: targetConfig.name,
       schedule: targetConfig.schedule,
-      run: async (trigger) => consume(running, await probe.runCycle(trigger)),
+      run: async (trigger) => consume(running, await runner.run(trigger)),
     });
   };
+
+  /** Stops a target: no more cycles, connection closed, its series deleted. */
+  const removeTarget = async (name: string): Promise<void> => {
+    const running = targets.get(name);
+    if (!running) return;
+    targets.delete(name);
+    await scheduler.remove(name);
+    await running.runner.close();
+    running.metrics.remove();
+    board.remove(name);
+  };
+  void removeTarget;
 
   for (const targetConfig of config.targets) addTarget(targetConfig);
 
@@ -130,7 +157,7 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
       started = false;
       const finished = await scheduler.stop(config.server.shutdownGraceMs);
       if (!finished) logger.warn('grace period over: abandoning cycles still in flight', { graceMs: config.server.shutdownGraceMs });
-      await Promise.all([...targets.values()].map((running) => running.probe.close()));
+      await Promise.all([...targets.values()].map((running) => running.runner.close()));
       for (const credential of credentials.values()) credential.close();
       await http?.close();
     },
