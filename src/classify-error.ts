@@ -35,6 +35,10 @@ const REPLY_PREFIXES: readonly (readonly [RegExp, FailureReason])[] = [
   [/^OOM\b/, 'oom'],
   [/^LOADING\b/, 'loading'],
   [/^(BUSY|BUSYKEY)\b/, 'busy'],
+  [/^CLUSTERDOWN\b/, 'clusterdown'],
+  // A redirect means the probe's idea of who owns the slot is stale (failover, resharding, migration).
+  [/^(MOVED|ASK) \d+ /, 'moved'],
+  [/^TRYAGAIN\b/, 'tryagain'],
   [/^ERR unknown command\b/i, 'unexpected_reply'],
 ];
 

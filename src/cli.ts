@@ -5,16 +5,18 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { systemClock } from './clock.ts';
 import { ConfigError, loadConfig, processConfigSources } from './config/load-config.ts';
-import type { CredentialConfig, DaemonConfig } from './config/types.ts';
+import type { DaemonConfig } from './config/types.ts';
 import { formatDurationMs } from './config/duration.ts';
 import { createCredential } from './credential-factory.ts';
-import type { Credential } from './credentials.ts';
+import { tokenTelemetry } from './auth/token-telemetry.ts';
 import { createDaemon } from './daemon.ts';
 import { createLogger } from './logging.ts';
 import type { Logger } from './logging.ts';
 import { formatOnceReport } from './once-report.ts';
 import { createTargetProbe } from './probe.ts';
 import { cronTickSource } from './scheduler.ts';
+import { watchConfigFile } from './reload/config-watcher.ts';
+import { ownedTargets } from './shard.ts';
 import { createSecretRedactor } from './secrets.ts';
 import type { SecretRedactor } from './secrets.ts';
 
@@ -56,13 +58,6 @@ function loadOrReport(configPath: string | undefined): DaemonConfig | undefined 
   }
 }
 
-/** The Entra credential factory; replaced by the token manager wiring. */
-function entraFactory(): (config: Extract<CredentialConfig, { type: 'entra' }>) => Credential {
-  return (config) => {
-    throw new ConfigError([`credentials: "${config.name}": type entra is not available in this build`]);
-  };
-}
-
 async function validateCommand(config: DaemonConfig): Promise<number> {
   const schedules = [...new Set(config.targets.map((target) => target.schedule))];
   process.stdout.write(
@@ -73,13 +68,23 @@ async function validateCommand(config: DaemonConfig): Promise<number> {
       `  schedules: ${schedules.join(', ')}`,
       `  timeouts: ${[...new Set(config.targets.map((target) => formatDurationMs(target.timeoutMs)))].join(', ')}`,
       `  http: ${config.server.host}:${config.server.port}`,
+      `  location: ${config.location ?? 'none (no location label)'}`,
+      `  shard: ${describeShard(config)}`,
       '',
     ].join('\n'),
   );
   return EXIT_OK;
 }
 
-async function onceCommand(config: DaemonConfig, targetName: string | undefined, redactor: SecretRedactor): Promise<number> {
+function describeShard(config: DaemonConfig): string {
+  const { shard } = config;
+  if (!shard) return `none (this replica probes all ${config.targets.length} targets)`;
+  const owned = ownedTargets(config.targets, shard).map((target) => target.name);
+  const from = { config: 'shard.index', env: 'REDIS_PROBE_SHARD_INDEX', hostname: 'the host name' }[shard.source];
+  return `${shard.index} of ${shard.count} (index from ${from}); probes ${owned.length} of ${config.targets.length} targets${owned.length ? ` (${owned.join(', ')})` : ''}`;
+}
+
+async function onceCommand(config: DaemonConfig, targetName: string | undefined, redactor: SecretRedactor, logger: Logger): Promise<number> {
   const targets = targetName === undefined ? config.targets : config.targets.filter((target) => target.name === targetName);
   if (targets.length === 0) {
     process.stderr.write(`redis-probe: no target named "${targetName}" (known: ${config.targets.map((t) => t.name).join(', ')})\n`);
@@ -89,7 +94,15 @@ async function onceCommand(config: DaemonConfig, targetName: string | undefined,
   const credentials = new Map(
     config.credentials
       .filter((credentialConfig) => needed.has(credentialConfig.name))
-      .map((credentialConfig) => [credentialConfig.name, createCredential(credentialConfig, { redactor, createEntraCredential: entraFactory() })]),
+      .map((credentialConfig) => [
+        credentialConfig.name,
+        createCredential(credentialConfig, {
+          redactor,
+          clock: systemClock,
+          random: Math.random,
+          tokenObserver: () => tokenTelemetry(undefined, logger),
+        }),
+      ]),
   );
   await Promise.all([...credentials.values()].map((credential) => credential.ready()));
   const instanceId = `${hostname()}-once`;
@@ -119,7 +132,7 @@ async function onceCommand(config: DaemonConfig, targetName: string | undefined,
   return reports.every((report) => report.result.success) ? EXIT_OK : EXIT_TARGET_FAILED;
 }
 
-async function runCommand(config: DaemonConfig, redactor: SecretRedactor, logger: Logger): Promise<number> {
+async function runCommand(config: DaemonConfig, redactor: SecretRedactor, logger: Logger, configPath: string): Promise<number> {
   const daemon = createDaemon(config, {
     clock: systemClock,
     logger,
@@ -128,9 +141,23 @@ async function runCommand(config: DaemonConfig, redactor: SecretRedactor, logger
     instanceId: hostname(),
     randomValue: randomUUID,
     version: readVersion(),
-    createEntraCredential: entraFactory(),
+    random: Math.random,
   });
   process.on('unhandledRejection', (reason) => logger.error('unhandled promise rejection', { error: String(reason) }));
+  // Reload on SIGHUP and when the file's content changes (a ConfigMap update swaps the `..data` symlink).
+  const reload = (trigger: string) => void daemon.reload(() => loadConfig(configPath, processConfigSources()), trigger);
+  const watcher = watchConfigFile(configPath, {
+    clock: systemClock,
+    readFile: (path) => readFileSync(path),
+    pollIntervalMs: 60_000,
+    onChange: () => reload('file_changed'),
+    onError: (error) => logger.debug('config watch', { error: String(error) }),
+  });
+  process.on('SIGHUP', () => {
+    // Remember the content now, so the watcher does not reload the same change a second time.
+    watcher.check();
+    reload('SIGHUP');
+  });
   await daemon.start();
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -141,6 +168,7 @@ async function runCommand(config: DaemonConfig, redactor: SecretRedactor, logger
         return;
       }
       stopping = true;
+      watcher.close();
       logger.info('shutting down', { signal, graceMs: config.server.shutdownGraceMs });
       void daemon.stop().then(async () => {
         logger.info('stopped');
@@ -178,7 +206,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`redis-probe: unknown command "${[command, ...extra].join(' ')}"\n\n${USAGE}\n`);
     return EXIT_CONFIG;
   }
-  const config = loadOrReport(parsed.values.config ?? process.env.REDIS_PROBE_CONFIG);
+  const configPath = parsed.values.config ?? process.env.REDIS_PROBE_CONFIG;
+  const config = loadOrReport(configPath);
   if (!config) return EXIT_CONFIG;
   if (command === 'validate') return validateCommand(config);
 
@@ -191,7 +220,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     ...(command === 'once' ? { stream: process.stderr } : {}),
   });
   try {
-    return command === 'once' ? await onceCommand(config, parsed.values.target, redactor) : await runCommand(config, redactor, logger);
+    return command === 'once' ? await onceCommand(config, parsed.values.target, redactor, logger) : await runCommand(config, redactor, logger, configPath ?? '');
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`redis-probe: ${error.message}\n`);

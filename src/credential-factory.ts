@@ -1,14 +1,23 @@
+import type { Clock } from './clock.ts';
 import type { CredentialConfig } from './config/types.ts';
+import { ConfigError } from './config/load-config.ts';
 import { staticCredential } from './credentials.ts';
 import type { Credential } from './credentials.ts';
 import type { SecretRedactor } from './secrets.ts';
+import { createEntraCredential } from './auth/entra-credential.ts';
+import type { TokenObserver } from './auth/token-manager.ts';
 
-/** Builds the Credential behind each `credentials[]` entry; Entra ID is plugged in by the caller. */
+/** What building credentials needs from the composition root. */
 export interface CredentialFactoryDeps {
   readonly redactor: SecretRedactor;
-  readonly createEntraCredential: (config: Extract<CredentialConfig, { type: 'entra' }>) => Credential;
+  readonly clock: Clock;
+  /** Uniform in [0, 1): token retry jitter. */
+  readonly random: () => number;
+  /** Metrics and logs of one Entra credential's token manager. */
+  readonly tokenObserver: (credential: string) => TokenObserver;
 }
 
+/** Builds the Credential behind each `credentials[]` entry: access keys and Entra ID look the same afterwards. */
 export function createCredential(config: CredentialConfig, deps: CredentialFactoryDeps): Credential {
   switch (config.type) {
     case 'access-key':
@@ -19,6 +28,11 @@ export function createCredential(config: CredentialConfig, deps: CredentialFacto
       });
     case 'entra':
       if (config.clientSecret !== undefined) deps.redactor.add(config.clientSecret);
-      return deps.createEntraCredential(config);
+      try {
+        return createEntraCredential(config, { ...deps, observer: deps.tokenObserver(config.name) });
+      } catch (error) {
+        // E.g. workload identity without AZURE_CLIENT_ID: a setup problem, reported like a bad config.
+        throw new ConfigError([`credentials "${config.name}": ${error instanceof Error ? error.message : String(error)}`]);
+      }
   }
 }

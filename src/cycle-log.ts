@@ -1,5 +1,6 @@
 import type { Logger } from './logging.ts';
 import type { CycleResult } from './probe-result.ts';
+import type { StatusChange } from './status-board.ts';
 
 /** Step durations as `{ping: 0.21, ...}` milliseconds, rounded for reading. */
 export function stepMillis(result: CycleResult): Record<string, number> {
@@ -10,7 +11,15 @@ export function stepMillis(result: CycleResult): Record<string, number> {
 export const roundMs = (ms: number): number => Math.round(ms * 1000) / 1000;
 
 /** One line per cycle (info, or warn on failure) and a distinct line when a target changes state. */
-export function logCycle(logger: Logger, result: CycleResult, changedFrom: 'up' | 'down' | 'unknown' | undefined): void {
+export function logCycle(logger: Logger, result: CycleResult, change: StatusChange): void {
+  const { changedFrom } = change;
+  for (const step of change.newlyUnsupported) {
+    logger.warn('step refused by the server: reported as unsupported, not as a failure', {
+      target: result.target,
+      step,
+      hint: 'the user lacks the permission (e.g. CLIENT is in @dangerous, which Azure Data Contributor excludes)',
+    });
+  }
   const fields = {
     target: result.target,
     ...(result.node !== undefined ? { node: result.node } : {}),

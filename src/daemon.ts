@@ -1,5 +1,6 @@
 import type { Clock } from './clock.ts';
-import type { DaemonConfig, TargetConfig } from './config/types.ts';
+import type { CredentialConfig, DaemonConfig, TargetConfig } from './config/types.ts';
+import { ConfigError } from './config/load-config.ts';
 import type { Credential } from './credentials.ts';
 import type { CredentialFactoryDeps } from './credential-factory.ts';
 import { createCredential } from './credential-factory.ts';
@@ -8,10 +9,17 @@ import { startHttpServer } from './http-server.ts';
 import type { HttpServer } from './http-server.ts';
 import type { Logger } from './logging.ts';
 import { createProbeMetrics } from './metrics.ts';
-import type { ProbeMetrics, TargetMetrics } from './metrics.ts';
+import type { MaintenanceMetrics, ProbeMetrics, TargetMetrics } from './metrics.ts';
+import { createEarlyCycleLimiter } from './early-cycle.ts';
+import { createMaintenanceMonitor } from './maintenance/maintenance-monitor.ts';
+import type { MaintenanceMonitor, MaintenanceMonitorDeps } from './maintenance/maintenance-monitor.ts';
+import { diffConfig } from './reload/diff-config.ts';
+import { ownedTargets } from './shard.ts';
+import { tokenTelemetry } from './auth/token-telemetry.ts';
 import { createTargetRunner } from './target-runner.ts';
 import type { TargetRunner } from './target-runner.ts';
 import type { CycleResult } from './probe-result.ts';
+import { summarizeClusterCycle } from './cluster/roll-up.ts';
 import { createScheduler } from './scheduler.ts';
 import type { Scheduler, SchedulerObserver, TickSource } from './scheduler.ts';
 import type { SecretRedactor } from './secrets.ts';
@@ -19,7 +27,7 @@ import { createStatusBoard } from './status-board.ts';
 import type { StatusBoard } from './status-board.ts';
 
 /** Everything the daemon takes from its composition root. */
-export interface DaemonDeps extends CredentialFactoryDeps {
+export interface DaemonDeps extends Omit<CredentialFactoryDeps, 'tokenObserver'> {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly redactor: SecretRedactor;
@@ -31,6 +39,10 @@ export interface DaemonDeps extends CredentialFactoryDeps {
   readonly stagger?: boolean;
   /** Also told about every scheduled run, after the daemon's own metrics and logs (benchmarks). */
   readonly schedulerObserver?: SchedulerObserver;
+  /** Least gap between two extra cycles of one target after lost connections (default 1 s). */
+  readonly earlyCycleMinIntervalMs?: number;
+  /** Maintenance subscriber retry delays and the in-progress safety timeout (tests shorten them). */
+  readonly maintenance?: Pick<MaintenanceMonitorDeps, 'initialDelayMs' | 'maxDelayMs' | 'safetyTimeoutMs'>;
 }
 
 export interface Daemon {
@@ -41,22 +53,43 @@ export interface Daemon {
   readonly metrics: ProbeMetrics;
   readonly scheduler: Scheduler;
   readonly board: StatusBoard;
+  /**
+   * Applies a validated config: new targets start, removed ones stop and lose their series, changed ones
+   * restart, unchanged ones keep running. Resolves false (the running config stays) if it cannot apply.
+   */
+  applyConfig(next: DaemonConfig): Promise<boolean>;
+  /** Loads a config with `load` (which validates and throws ConfigError) and applies it; logs every issue. */
+  reload(load: () => DaemonConfig, trigger: string): Promise<boolean>;
 }
 
 interface RunningTarget {
   readonly config: TargetConfig;
   readonly runner: TargetRunner;
   readonly metrics: TargetMetrics;
+  readonly maintenance?: { readonly monitor: MaintenanceMonitor; readonly metrics: MaintenanceMetrics };
 }
 
 /** Wires config into credentials, probes, scheduler, metrics, logs and HTTP. */
 export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
   const { clock, logger } = deps;
-  const metrics = createProbeMetrics({ version: deps.version, stepHistograms: config.metrics.stepHistograms });
+  const metrics = createProbeMetrics({
+    version: deps.version,
+    stepHistograms: config.metrics.stepHistograms,
+    ...(config.location !== undefined ? { location: config.location } : {}),
+  });
+  // The initial load is the first successful one.
+  metrics.recordReload(true, clock.now());
+  /** The config that runs: start-up-only sections keep their original values across reloads. */
+  let current = config;
   const board = createStatusBoard();
   const targets = new Map<string, RunningTarget>();
+  const tokenObserver = (name: string) => tokenTelemetry(metrics.registerCredential(name), logger);
+  const makeCredential = (credentialConfig: CredentialConfig): Credential => createCredential(credentialConfig, { ...deps, tokenObserver });
+  const initialTargets = ownedTargets(config.targets, config.shard);
+  // Only credentials of targets this replica probes: another shard's Entra credential would fetch tokens for nothing.
+  const used = new Set(initialTargets.flatMap((target) => (target.credential !== undefined ? [target.credential] : [])));
   const credentials = new Map<string, Credential>(
-    config.credentials.map((credentialConfig) => [credentialConfig.name, createCredential(credentialConfig, deps)]),
+    config.credentials.filter((credentialConfig) => used.has(credentialConfig.name)).map((credentialConfig) => [credentialConfig.name, makeCredential(credentialConfig)]),
   );
   const extra = deps.schedulerObserver;
   const scheduler = createScheduler({
@@ -81,12 +114,26 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
   });
   let http: HttpServer | undefined;
   let started = false;
+  let stopping = false;
+  // Extra cycles after a lost connection: at most one in flight and one per interval per target.
+  const earlyCycles = createEarlyCycleLimiter({
+    clock,
+    ...(deps.earlyCycleMinIntervalMs !== undefined ? { minIntervalMs: deps.earlyCycleMinIntervalMs } : {}),
+    run: (name) => scheduler.trigger(name, 'connection_lost'),
+  });
 
   const consume = (running: RunningTarget, results: readonly CycleResult[]): void => {
+    if (running.config.cluster) {
+      // One cluster cycle is one target outcome (metrics roll-up, board, state-change lines) plus a line per node.
+      running.metrics.recordCluster(results);
+      const { summary, representative } = summarizeClusterCycle(results);
+      const change = board.record(summary);
+      for (const result of results) logCycle(logger, result, result === representative ? change : { state: change.state, newlyUnsupported: [] });
+      return;
+    }
     for (const result of results) {
       running.metrics.record(result);
-      const { changedFrom } = board.record(result);
-      logCycle(logger, result, changedFrom);
+      logCycle(logger, result, board.record(result));
     }
   };
 
@@ -103,10 +150,13 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
       config: targetConfig,
       runner,
       metrics: metrics.registerTarget(targetConfig, { authenticated: credential !== undefined }),
+      ...(targetConfig.maintenanceEvents ? { maintenance: watchMaintenance(targetConfig, credential) } : {}),
     };
     targets.set(targetConfig.name, running);
     // A connection that drops between cycles is probed at once instead of at the next tick.
-    runner.onConnectionLost(() => void scheduler.trigger(targetConfig.name, 'connection_lost'));
+    runner.onConnectionLost(() => earlyCycles.request(targetConfig.name));
+    // Targets added by a reload subscribe at once; the initial ones once start() has the credentials ready.
+    if (scheduler.running) running.maintenance?.monitor.start();
     scheduler.add({
       name: targetConfig.name,
       schedule: targetConfig.schedule,
@@ -119,14 +169,83 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
     const running = targets.get(name);
     if (!running) return;
     targets.delete(name);
+    earlyCycles.forget(name);
+    running.maintenance?.monitor.close();
     await scheduler.remove(name);
     await running.runner.close();
     running.metrics.remove();
+    running.maintenance?.metrics.remove();
     board.remove(name);
   };
-  void removeTarget;
 
-  for (const targetConfig of config.targets) addTarget(targetConfig);
+  /** Reloads run one at a time: a SIGHUP during a file-change reload waits its turn. */
+  let reloading: Promise<unknown> = Promise.resolve();
+  const serialised = (work: () => Promise<boolean>): Promise<boolean> => {
+    const run = reloading.then(work, work);
+    reloading = run.catch(() => undefined);
+    return run;
+  };
+
+  const reloadFailed = (trigger: string, issues: readonly string[]): false => {
+    metrics.recordReload(false, clock.now());
+    logger.error('configuration reload failed: the running configuration stays in force', { trigger, issues });
+    return false;
+  };
+
+  const apply = async (next: DaemonConfig, trigger: string): Promise<boolean> => {
+    if (stopping) return false;
+    const diff = diffConfig(current, next);
+    // New credentials first: if one cannot be built, nothing has been touched yet.
+    const created = new Map<string, Credential>();
+    try {
+      for (const credentialConfig of diff.credentialsToCreate) created.set(credentialConfig.name, makeCredential(credentialConfig));
+    } catch (error) {
+      for (const credential of created.values()) credential.close();
+      return reloadFailed(trigger, error instanceof ConfigError ? error.issues : [deps.redactor.redact(String(error))]);
+    }
+    await Promise.all([...created.values()].map((credential) => credential.ready()));
+    await Promise.all([...diff.removed, ...diff.changed.map((target) => target.name)].map((name) => removeTarget(name)));
+    for (const name of diff.credentialsToClose) {
+      credentials.get(name)?.close();
+      credentials.delete(name);
+      if (!created.has(name)) metrics.registerCredential(name).remove();
+    }
+    for (const [name, credential] of created) credentials.set(name, credential);
+    if (diff.locationChanged) metrics.setLocation(next.location);
+    for (const target of [...diff.changed, ...diff.added]) addTarget(target);
+    // Start-up-only sections keep their running values, so a later reload still reports them as pending.
+    current = { ...next, server: current.server, log: current.log, metrics: current.metrics };
+    metrics.recordReload(true, clock.now());
+    if (diff.restartRequired.length > 0) {
+      logger.warn('configuration change needs a restart to take effect; the rest was applied', { trigger, fields: diff.restartRequired });
+    }
+    logger.info('configuration reloaded', {
+      trigger,
+      added: diff.added.map((target) => target.name),
+      removed: diff.removed,
+      restarted: diff.changed.map((target) => target.name),
+      unchanged: diff.unchanged.length,
+      credentialsRecreated: diff.credentialsToCreate.map((credential) => credential.name),
+      ...(diff.locationChanged ? { location: next.location ?? null } : {}),
+    });
+    return true;
+  };
+
+  function watchMaintenance(targetConfig: TargetConfig, credential: Credential | undefined): NonNullable<RunningTarget['maintenance']> {
+    const maintenanceMetrics = metrics.registerMaintenance(targetConfig.name);
+    const monitor = createMaintenanceMonitor(targetConfig, {
+      clock,
+      logger,
+      redactor: deps.redactor,
+      ...(credential ? { credential } : {}),
+      instanceId: deps.instanceId,
+      sink: maintenanceMetrics,
+      ...deps.maintenance,
+    });
+    return { monitor, metrics: maintenanceMetrics };
+  }
+
+  for (const targetConfig of initialTargets) addTarget(targetConfig);
 
   return {
     metrics,
@@ -134,6 +253,19 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
     board,
     get httpPort() {
       return http?.port ?? 0;
+    },
+    applyConfig: (next) => serialised(() => apply(next, 'api')),
+    reload(load, trigger) {
+      return serialised(async () => {
+        if (stopping) return false;
+        let next: DaemonConfig;
+        try {
+          next = load();
+        } catch (error) {
+          return reloadFailed(trigger, error instanceof ConfigError ? error.issues : [deps.redactor.redact(String(error))]);
+        }
+        return apply(next, trigger);
+      });
     },
     async start() {
       http = await startHttpServer(config.server.host, config.server.port, {
@@ -146,15 +278,23 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
       // A credential that fails here keeps retrying; its targets fail with reason `token` meanwhile.
       await Promise.all([...credentials.values()].map((credential) => credential.ready()));
       scheduler.start();
+      for (const running of targets.values()) running.maintenance?.monitor.start();
       started = true;
       logger.info('redis-probe started', {
         version: deps.version,
         targets: targets.size,
         listen: `${config.server.host}:${http.port}`,
+        ...(config.shard ? { shard: `${config.shard.index}/${config.shard.count}`, configuredTargets: config.targets.length } : {}),
+        ...(config.location !== undefined ? { location: config.location } : {}),
       });
     },
     async stop() {
       started = false;
+      stopping = true;
+      earlyCycles.close();
+      // A reload half-way through would otherwise add targets behind the shutdown's back.
+      await reloading;
+      for (const running of targets.values()) running.maintenance?.monitor.close();
       const finished = await scheduler.stop(config.server.shutdownGraceMs);
       if (!finished) logger.warn('grace period over: abandoning cycles still in flight', { graceMs: config.server.shutdownGraceMs });
       await Promise.all([...targets.values()].map((running) => running.runner.close()));

@@ -1,7 +1,10 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { TargetConfig } from './config/types.ts';
 import { FAILURE_REASONS } from './probe-result.ts';
+import { MAINTENANCE_EVENT_LABELS } from './maintenance/parse-event.ts';
+import type { MaintenanceSink } from './maintenance/maintenance-monitor.ts';
 import type { CycleResult, Step } from './probe-result.ts';
+import { summarizeClusterCycle } from './cluster/roll-up.ts';
 
 /** Histogram buckets fit for a cache: healthy steps take well under a millisecond on a LAN. */
 export const LATENCY_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -16,8 +19,17 @@ const GAUGES_MISNAMED_AS_TOTALS = ['nodejs_active_handles_total', 'nodejs_active
 /** The metrics of one target; the probe never sees these, a sink feeds them results. */
 export interface TargetMetrics {
   record(result: CycleResult): void;
+  /** One cycle of a cluster target: a series set per node (with `node`) plus the target-level roll-up. */
+  recordCluster(results: readonly CycleResult[]): void;
   recordSkipped(): void;
   /** Deletes every series of the target (it left the config). */
+  remove(): void;
+}
+
+/** The token manager's health, per credential. */
+export interface CredentialMetrics {
+  tokenAcquired(expiresAtMs: number, durationMs: number): void;
+  refreshFailed(durationMs: number): void;
   remove(): void;
 }
 
@@ -26,9 +38,29 @@ export interface ProbeMetrics {
   readonly registry: Registry;
   registerTarget(target: TargetConfig, options: { readonly authenticated: boolean }): TargetMetrics;
   observeLateness(latenessMs: number): void;
+  /** Maintenance notification series of one target (only targets that subscribe have them). */
+  registerMaintenance(target: string): MaintenanceMetrics;
+  /** The outcome of a config reload; the initial load counts as a successful one. */
+  recordReload(success: boolean, atMs: number): void;
+  /** Sets (or, with undefined, drops) the `location` label every series carries. */
+  setLocation(location: string | undefined): void;
+  /** Token series of one Entra credential. */
+  registerCredential(name: string): CredentialMetrics;
 }
 
-export function createProbeMetrics(options: { version: string; defaultMetrics?: boolean }): ProbeMetrics {
+/** A target's maintenance series; `remove` deletes them when the target leaves. */
+export interface MaintenanceMetrics extends MaintenanceSink {
+  remove(): void;
+}
+
+export function createProbeMetrics(options: {
+  version: string;
+  defaultMetrics?: boolean;
+  /** false: no `redis_probe_step_duration_seconds` (16 series per step and target); the cycle histogram stays. */
+  stepHistograms?: boolean;
+  /** A `location` label on every series (prom-client default labels, applied when the registry is read). */
+  location?: string;
+}): ProbeMetrics {
   const registry = new Registry();
   const registers = [registry];
   if (options.defaultMetrics ?? true) {
@@ -59,13 +91,17 @@ export function createProbeMetrics(options: { version: string; defaultMetrics?: 
     buckets: LATENCY_BUCKETS_SECONDS,
     registers,
   });
-  const stepDuration = new Histogram({
-    name: 'redis_probe_step_duration_seconds',
-    help: 'Duration of each successful probe step.',
-    labelNames: ['target', 'step'],
-    buckets: LATENCY_BUCKETS_SECONDS,
-    registers,
-  });
+  const stepDuration =
+    (options.stepHistograms ?? true)
+      ? new Histogram({
+          name: 'redis_probe_step_duration_seconds',
+          help: 'Duration of each successful probe step (per node for a cluster target).',
+          // `node` only on cluster targets, observed per node only: sum by (target, step, le) pools the nodes.
+          labelNames: ['target', 'node', 'step'],
+          buckets: LATENCY_BUCKETS_SECONDS,
+          registers,
+        })
+      : undefined;
   const lastSuccess = new Gauge({ name: 'redis_probe_last_success_timestamp_seconds', help: 'When the target last completed a successful cycle (Unix time).', labelNames: ['target'], registers });
   const clients = new Gauge({ name: 'redis_probe_clients', help: 'Clients connected to the target, from its last CLIENT LIST.', labelNames: ['target'], registers });
   const certExpiry = new Gauge({ name: 'redis_probe_tls_cert_expiry_timestamp_seconds', help: "The target's TLS server certificate notAfter (Unix time).", labelNames: ['target'], registers });
@@ -75,6 +111,17 @@ export function createProbeMetrics(options: { version: string; defaultMetrics?: 
     labelNames: ['target', 'step'],
     registers,
   });
+  // Cluster nodes get series of their own names, not a `node` label on redis_probe_success/cycles/failures:
+  // there `max by (target)` would hide a failed shard and `sum by (target)` would count a cycle N+1 times.
+  const nodeSuccess = new Gauge({ name: 'redis_probe_node_success', help: 'Whether the last probe cycle against this cluster primary succeeded (1) or failed (0).', labelNames: ['target', 'node'], registers });
+  const nodeCycles = new Counter({ name: 'redis_probe_node_cycles_total', help: 'Probe cycles run against this cluster primary.', labelNames: ['target', 'node'], registers });
+  const nodeFailures = new Counter({
+    name: 'redis_probe_node_cycle_failures_total',
+    help: 'Failed probe cycles against this cluster primary by step and reason (each series appears at its first failure).',
+    labelNames: ['target', 'node', 'step', 'reason'],
+    registers,
+  });
+  const clusterNodes = new Gauge({ name: 'redis_probe_cluster_nodes', help: 'Primaries of a cluster target in its last cycle, by outcome (ok or failed).', labelNames: ['target', 'state'], registers });
   const lateness = new Histogram({
     name: 'redis_probe_scheduler_lateness_seconds',
     help: 'How late cycles started after their planned time.',
@@ -82,13 +129,95 @@ export function createProbeMetrics(options: { version: string; defaultMetrics?: 
     registers,
   });
   const targetInfo = createTargetInfo(registry);
+  const maintenanceEvents = new Counter({
+    name: 'redis_probe_maintenance_events_total',
+    help: 'Azure maintenance notifications received on AzureRedisEvents, by normalised type (unknown and malformed included).',
+    labelNames: ['target', 'event'],
+    registers,
+  });
+  const maintenanceInProgress = new Gauge({
+    name: 'redis_probe_maintenance_in_progress',
+    help: 'Whether Azure announced planned maintenance of the target that has not ended (1), else 0.',
+    labelNames: ['target'],
+    registers,
+  });
+  const reloadSuccessful = new Gauge({
+    name: 'redis_probe_config_last_reload_successful',
+    help: 'Whether the last configuration reload succeeded (1) or failed and the previous config still runs (0).',
+    registers,
+  });
+  const reloadSuccessTime = new Gauge({
+    name: 'redis_probe_config_last_reload_success_timestamp_seconds',
+    help: 'When the configuration was last loaded successfully (Unix time).',
+    registers,
+  });
+  const setLocation = (location: string | undefined): void => registry.setDefaultLabels(location !== undefined ? { location } : {});
+  setLocation(options.location);
+  const tokenExpiry = new Gauge({
+    name: 'redis_probe_token_expiry_timestamp_seconds',
+    help: 'When the Entra token currently in use expires (Unix time).',
+    labelNames: ['credential'],
+    registers,
+  });
+  const tokenRefreshes = new Counter({
+    name: 'redis_probe_token_refreshes_total',
+    help: 'Token requests to Microsoft Entra ID by result.',
+    labelNames: ['credential', 'result'],
+    registers,
+  });
+  const tokenRefreshDuration = new Histogram({
+    name: 'redis_probe_token_refresh_duration_seconds',
+    help: 'Duration of token requests to Microsoft Entra ID, successful or not.',
+    labelNames: ['credential'],
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers,
+  });
 
   return {
     registry,
     observeLateness: (latenessMs) => lateness.observe(latenessMs / 1000),
+    setLocation,
+    recordReload(success, atMs) {
+      reloadSuccessful.set(success ? 1 : 0);
+      if (success) reloadSuccessTime.set(atMs / 1000);
+    },
+    registerMaintenance(target) {
+      const labels = { target };
+      // Zero-valued from the start, so increase() sees the first notification of each type.
+      for (const event of MAINTENANCE_EVENT_LABELS) maintenanceEvents.inc({ ...labels, event }, 0);
+      maintenanceInProgress.set(labels, 0);
+      return {
+        recordEvent: (event) => maintenanceEvents.inc({ ...labels, event }),
+        setInProgress: (inProgress) => maintenanceInProgress.set(labels, inProgress ? 1 : 0),
+        remove() {
+          for (const event of MAINTENANCE_EVENT_LABELS) maintenanceEvents.remove({ ...labels, event });
+          maintenanceInProgress.remove(labels);
+        },
+      };
+    },
+    registerCredential(credential) {
+      const labels = { credential };
+      for (const result of ['success', 'failure']) tokenRefreshes.inc({ ...labels, result }, 0);
+      return {
+        tokenAcquired(expiresAtMs, durationMs) {
+          tokenExpiry.set(labels, expiresAtMs / 1000);
+          tokenRefreshes.inc({ ...labels, result: 'success' });
+          tokenRefreshDuration.observe(labels, durationMs / 1000);
+        },
+        refreshFailed(durationMs) {
+          tokenRefreshes.inc({ ...labels, result: 'failure' });
+          tokenRefreshDuration.observe(labels, durationMs / 1000);
+        },
+        remove() {
+          tokenExpiry.remove(labels);
+          tokenRefreshDuration.remove(labels);
+          for (const result of ['success', 'failure']) tokenRefreshes.remove({ ...labels, result });
+        },
+      };
+    },
     registerTarget(target, { authenticated }) {
       const labels = { target: target.name };
-      const steps: Step[] = ['connect', ...(authenticated ? (['auth'] as const) : []), ...target.steps];
+      const steps: Step[] = ['connect', ...(authenticated ? (['auth'] as const) : []), ...(target.cluster ? (['discover'] as const) : []), ...target.steps];
       // Zero-valued series from the start, so rate() and increase() see the first failure.
       cycles.inc(labels, 0);
       skipped.inc(labels, 0);
@@ -97,28 +226,79 @@ export function createProbeMetrics(options: { version: string; defaultMetrics?: 
       targetInfo.add(target);
       const successChild = success.labels(labels);
       const cyclesChild = cycles.labels(labels);
-      const stepChildren = new Map(steps.map((step) => [step, stepDuration.labels({ ...labels, step })]));
+      // A cluster target's step latencies are per node; its target-level ones appear only when discovery fails.
+      const stepChildren = new Map(stepDuration && !target.cluster ? steps.map((step) => [step, stepDuration.labels({ ...labels, step })]) : []);
+      /** Per node of a cluster target: the failure and step label sets it has, so they can be removed. */
+      const nodeSeries = new Map<string, { failures: Map<string, { step: Step; reason: string }>; steps: Set<Step> }>();
+      const removeNode = (node: string): void => {
+        const nodeLabels = { ...labels, node };
+        const seen = nodeSeries.get(node);
+        nodeSeries.delete(node);
+        nodeSuccess.remove(nodeLabels);
+        nodeCycles.remove(nodeLabels);
+        for (const failure of seen?.failures.values() ?? []) nodeFailures.remove({ ...nodeLabels, ...failure });
+        for (const step of seen?.steps ?? []) stepDuration?.remove({ ...nodeLabels, step });
+      };
+      const CLUSTER_STATES = ['ok', 'failed'] as const;
+      if (target.cluster) for (const state of CLUSTER_STATES) clusterNodes.set({ ...labels, state }, 0);
+      const recordTarget = (result: CycleResult, observeSteps: boolean): void => {
+        cyclesChild.inc();
+        successChild.set(result.success ? 1 : 0);
+        if (result.failure) failures.inc({ ...labels, step: result.failure.step, reason: result.failure.reason });
+        if (observeSteps) {
+          for (const timing of result.steps) {
+            (stepChildren.get(timing.step) ?? stepDuration?.labels({ ...labels, step: timing.step }))?.observe(timing.durationMs / 1000);
+          }
+        }
+        if (result.success) {
+          cycleDuration.observe(labels, result.durationMs / 1000);
+          lastSuccess.set(labels, (result.startedAtMs + result.durationMs) / 1000);
+        }
+        if (result.observations.clients) clients.set(labels, result.observations.clients.length);
+        if (result.observations.serverCertNotAfterMs !== undefined) {
+          certExpiry.set(labels, result.observations.serverCertNotAfterMs / 1000);
+        }
+        for (const step of target.steps) stepSupported.set({ ...labels, step }, result.unsupportedSteps.includes(step) ? 0 : 1);
+      };
       return {
-        record(result) {
-          cyclesChild.inc();
-          successChild.set(result.success ? 1 : 0);
-          if (result.failure) failures.inc({ ...labels, step: result.failure.step, reason: result.failure.reason });
-          for (const timing of result.steps) stepChildren.get(timing.step)?.observe(timing.durationMs / 1000);
-          if (result.success) {
-            cycleDuration.observe(labels, result.durationMs / 1000);
-            lastSuccess.set(labels, (result.startedAtMs + result.durationMs) / 1000);
+        record: (result) => recordTarget(result, true),
+        recordCluster(results) {
+          const { summary } = summarizeClusterCycle(results);
+          const nodeResults = results.filter((result) => result.node !== undefined);
+          // The roll-up's step timings are the slowest node's: observing them too would count each step twice.
+          recordTarget(summary, nodeResults.length === 0);
+          const ok = nodeResults.filter((result) => result.success).length;
+          clusterNodes.set({ ...labels, state: 'ok' }, ok);
+          clusterNodes.set({ ...labels, state: 'failed' }, nodeResults.length - ok);
+          const present = new Set<string>();
+          for (const result of nodeResults) {
+            const node = result.node ?? '';
+            present.add(node);
+            const nodeLabels = { ...labels, node };
+            const seen = nodeSeries.get(node) ?? { failures: new Map(), steps: new Set<Step>() };
+            nodeSeries.set(node, seen);
+            nodeCycles.inc(nodeLabels);
+            nodeSuccess.set(nodeLabels, result.success ? 1 : 0);
+            if (result.failure) {
+              const failure = { step: result.failure.step, reason: result.failure.reason };
+              nodeFailures.inc({ ...nodeLabels, ...failure });
+              seen.failures.set(`${failure.step}/${failure.reason}`, failure);
+            }
+            for (const timing of result.steps) {
+              stepDuration?.observe({ ...nodeLabels, step: timing.step }, timing.durationMs / 1000);
+              seen.steps.add(timing.step);
+            }
           }
-          if (result.observations.clients) clients.set(labels, result.observations.clients.length);
-          if (result.observations.serverCertNotAfterMs !== undefined) {
-            certExpiry.set(labels, result.observations.serverCertNotAfterMs / 1000);
-          }
-          for (const step of target.steps) stepSupported.set({ ...labels, step }, result.unsupportedSteps.includes(step) ? 0 : 1);
+          // Every cycle probes every known primary, so a node missing here has left the cluster (or failed over).
+          for (const node of [...nodeSeries.keys()]) if (!present.has(node)) removeNode(node);
         },
         recordSkipped: () => skipped.inc(labels),
         remove() {
+          for (const node of [...nodeSeries.keys()]) removeNode(node);
+          for (const state of CLUSTER_STATES) clusterNodes.remove({ ...labels, state });
           for (const metric of [success, cycles, skipped, cycleDuration, lastSuccess, clients, certExpiry]) metric.remove(labels);
           for (const step of steps) {
-            stepDuration.remove({ ...labels, step });
+            stepDuration?.remove({ ...labels, step });
             for (const reason of FAILURE_REASONS) failures.remove({ ...labels, step, reason });
           }
           for (const step of target.steps) stepSupported.remove({ ...labels, step });
@@ -134,30 +314,38 @@ function createTargetInfo(registry: Registry) {
   const NAME = 'redis_probe_target_info';
   const infos = new Map<string, Record<string, string>>();
   let labelNames: string[] = [];
+  let gauge: Gauge | undefined;
+  const labelsOf = (info: Record<string, string>) => Object.fromEntries(labelNames.map((label) => [label, info[label] ?? '']));
 
   const rebuild = () => {
     registry.removeSingleMetric(NAME);
-    const gauge = new Gauge({
+    gauge = new Gauge({
       name: NAME,
       help: 'Static facts about each probed target; always 1.',
       labelNames,
       registers: [registry],
     });
-    for (const info of infos.values()) {
-      gauge.set(Object.fromEntries(labelNames.map((label) => [label, info[label] ?? ''])), 1);
-    }
+    for (const info of infos.values()) gauge.set(labelsOf(info), 1);
   };
 
   return {
     add(target: TargetConfig) {
-      infos.set(target.name, {
+      const info = {
         ...target.labels,
         target: target.name,
         host: target.host,
         port: String(target.port),
         tls: String(target.tls.enabled),
-      });
-      labelNames = [...new Set([...infos.values()].flatMap((info) => Object.keys(info)))].sort();
+      };
+      const replaced = infos.has(target.name);
+      infos.set(target.name, info);
+      // Only a new label name needs a new gauge; rebuilding on every add made registering N targets O(N²).
+      const known = new Set(labelNames);
+      if (gauge && !replaced && Object.keys(info).every((label) => known.has(label))) {
+        gauge.set(labelsOf(info), 1);
+        return;
+      }
+      labelNames = [...new Set([...infos.values()].flatMap((each) => Object.keys(each)))].sort();
       rebuild();
     },
     remove(name: string) {

@@ -1,7 +1,7 @@
 /** The vocabulary shared by probes, schedulers and exporters: what a cycle measured. */
 
-/** Every step a cycle can time, in the order a cycle runs them. */
-export const STEPS = ['connect', 'auth', 'ping', 'set', 'get', 'client_list'] as const;
+/** Every step a cycle can time, in order; `discover` is a cluster target's topology read (on refresh only). */
+export const STEPS = ['connect', 'auth', 'discover', 'ping', 'set', 'get', 'client_list'] as const;
 export type Step = (typeof STEPS)[number];
 
 /** The commands a user may choose (and order) with `steps:`; connect/auth happen when needed. */
@@ -22,6 +22,9 @@ export const FAILURE_REASONS = [
   'oom',
   'loading',
   'busy',
+  'clusterdown',
+  'moved',
+  'tryagain',
   'unexpected_reply',
   'other',
 ] as const;

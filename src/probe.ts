@@ -114,7 +114,10 @@ export function createTargetProbe(target: TargetConfig, deps: ProbeDeps): Target
     const offset = auth ? 1 : 0;
     const selectError = target.db !== 0 ? replies[offset + 1]?.[0] : null;
     if (selectError) throw selectError;
-    return !replies[offset]?.[0];
+    // Only a refusal of SETNAME is tolerated; a garbled reply or a dropped connection fails the session.
+    const nameError = replies[offset]?.[0];
+    if (nameError && !isReplyError(nameError)) throw nameError;
+    return !nameError;
   };
 
   const openConnection = async (timings: StepTiming[], observations: Observations): Promise<Redis> => {
@@ -125,16 +128,20 @@ export function createTargetProbe(target: TargetConfig, deps: ProbeDeps): Target
     connection.on('error', (error: unknown) => {
       lastError = error;
     });
+    // A stream that died during session setup fails later commands with "Stream isn't writeable"; report why it died.
+    const rethrowRootCause = (error: unknown): never => {
+      throw isReplyError(error) ? error : (lastError ?? error);
+    };
     client = connection;
     const auth = credential ? currentAuth(credential) : undefined;
     await step('connect', timings, async () => {
       await connection.connect().catch((error: unknown) => {
         throw lastError ?? error;
       });
-      if (!auth) nameIsSet = await setUpSession(connection, undefined);
+      if (!auth) nameIsSet = await setUpSession(connection, undefined).catch(rethrowRootCause);
     });
     observations.serverCertNotAfterMs = peerCertificateExpiry(connection);
-    if (auth) nameIsSet = await step('auth', timings, () => setUpSession(connection, auth));
+    if (auth) nameIsSet = await step('auth', timings, () => setUpSession(connection, auth).catch(rethrowRootCause));
     connection.once('close', () => {
       if (client === connection && !cycleRunning && !closed) for (const listener of lostListeners) listener();
     });
@@ -263,7 +270,8 @@ function currentAuth(credential: Credential): RedisAuth {
   }
 }
 
-function tlsOptions(target: TargetConfig): NonNullable<RedisOptions['tls']> {
+/** TLS options for any connection to the target (the probe's and the maintenance subscriber's). */
+export function tlsOptions(target: TargetConfig): NonNullable<RedisOptions['tls']> {
   const { tls } = target;
   const servername = tls.servername ?? (isIP(target.host) ? undefined : target.host);
   return {

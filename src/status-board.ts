@@ -1,4 +1,4 @@
-import type { CycleResult } from './probe-result.ts';
+import type { CommandStep, CycleResult } from './probe-result.ts';
 
 /** Each target's last result and its up/down state, for the status page and state-change logs. */
 export interface TargetStatus {
@@ -10,10 +10,19 @@ export interface TargetStatus {
 }
 
 export interface StatusBoard {
-  /** Stores the result; returns the new state when it changed from a known different state. */
-  record(result: CycleResult): { changedFrom?: 'up' | 'down' | 'unknown'; state: 'up' | 'down' };
+  /** Stores the result; says whether the state changed and which steps the server newly refused. */
+  record(result: CycleResult): StatusChange;
   remove(target: string): void;
   snapshot(): TargetStatus[];
+}
+
+/** What changed with a result, for the one-off log lines. */
+export interface StatusChange {
+  readonly state: 'up' | 'down';
+  /** Set only when the state changed. */
+  readonly changedFrom?: 'up' | 'down' | 'unknown';
+  /** Steps refused now that were not refused in the previous result. */
+  readonly newlyUnsupported: readonly CommandStep[];
 }
 
 export function createStatusBoard(): StatusBoard {
@@ -34,7 +43,9 @@ export function createStatusBoard(): StatusBoard {
             ? { lastSuccessAtMs: previous.lastSuccessAtMs }
             : {}),
       });
-      return changed ? { changedFrom: previous?.state ?? 'unknown', state } : { state };
+      const previouslyUnsupported = previous?.lastResult?.unsupportedSteps ?? [];
+      const newlyUnsupported = result.unsupportedSteps.filter((step) => !previouslyUnsupported.includes(step));
+      return changed ? { changedFrom: previous?.state ?? 'unknown', state, newlyUnsupported } : { state, newlyUnsupported };
     },
     remove(target) {
       statuses.delete(target);

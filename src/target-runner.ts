@@ -2,6 +2,7 @@ import type { TargetConfig } from './config/types.ts';
 import type { CycleResult, CycleTrigger } from './probe-result.ts';
 import { createTargetProbe } from './probe.ts';
 import type { ProbeDeps } from './probe.ts';
+import { createClusterRunner } from './cluster/cluster-runner.ts';
 
 /** What the daemon schedules for one configured target: one endpoint, or every node of a cluster. */
 export interface TargetRunner {
@@ -15,6 +16,8 @@ export interface TargetRunner {
 
 /** Builds the runner a target's config asks for. */
 export function createTargetRunner(target: TargetConfig, deps: ProbeDeps): TargetRunner {
+  const { cluster } = target;
+  if (cluster) return createClusterRunner({ ...target, cluster }, deps);
   const probe = createTargetProbe(target, deps);
   return {
     target: target.name,

@@ -47,6 +47,13 @@ describe('classifyError', () => {
     ['a string', 'boom', 'other'],
     ['undefined', undefined, 'other'],
     ['a plain error', new Error('mystery'), 'other'],
+    ['cluster down', replyError('CLUSTERDOWN The cluster is down'), 'clusterdown'],
+    ['cluster slot unserved', replyError('CLUSTERDOWN Hash slot not served'), 'clusterdown'],
+    ['moved slot', replyError('MOVED 3999 127.0.0.1:6381'), 'moved'],
+    ['moved slot, IPv6 owner', replyError('MOVED 3999 [fd00::4]:15000'), 'moved'],
+    ['slot being migrated', replyError('ASK 3999 10.0.0.5:15001'), 'moved'],
+    ['multi-key during resharding', replyError('TRYAGAIN Multiple keys request during rehashing of slot'), 'tryagain'],
+    ['"MOVED" inside other text', replyError('ERR MOVED is not a command here'), 'other'],
   ];
   for (const [what, error, reason] of cases) {
     it(`${what} → ${reason}`, () => assert.equal(classifyError(error), reason));

@@ -1,12 +1,15 @@
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { configFileSchema } from './schema.ts';
 import type { ConfigFile, RawCredential, RawTarget, RawTls } from './schema.ts';
 import { substituteEnv } from './env-substitution.ts';
 import type { SubstitutionIssue } from './env-substitution.ts';
-import type { CredentialConfig, DaemonConfig, TargetConfig, TlsConfig } from './types.ts';
+import type { CredentialConfig, DaemonConfig, ShardConfig, TargetConfig, TlsConfig } from './types.ts';
 import { COMMAND_STEPS } from '../probe-result.ts';
+import { formatAddress, parseAddress } from '../cluster/address.ts';
+import { ordinalFromHostname } from '../shard.ts';
 
 export const DEFAULT_HTTP_PORT = 9637;
 export const DEFAULT_SCHEDULE = '*/15 * * * * *';
@@ -26,11 +29,14 @@ export class ConfigError extends Error {
 export interface ConfigSources {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly readFile: (path: string) => string;
+  /** The pod's host name, for `shard.fromHostname` (default: the HOSTNAME variable). */
+  readonly hostname?: () => string;
 }
 
 export const processConfigSources = (): ConfigSources => ({
   env: process.env,
   readFile: (path) => readFileSync(path, 'utf8'),
+  hostname: () => hostname(),
 });
 
 /** Reads, validates and resolves a config file; throws ConfigError with every problem found. */
@@ -87,6 +93,8 @@ function resolveConfig(file: ConfigFile, sources: ConfigSources): DaemonConfig {
     return resolveTarget(raw, file.defaults ?? {}, field, readSecretFile, issues);
   });
   reportDuplicates(targets.map((target) => target.name), 'targets', issues);
+  const location = resolveLocation(file.location, sources.env, issues);
+  const shard = resolveShard(file.shard, sources, issues);
 
   if (issues.length > 0) throw new ConfigError(issues);
   return {
@@ -96,9 +104,83 @@ function resolveConfig(file: ConfigFile, sources: ConfigSources): DaemonConfig {
       shutdownGraceMs: file.server?.shutdownGrace ?? 10_000,
     },
     log: { level: file.log?.level ?? 'info', format: file.log?.format ?? 'json' },
+    metrics: { stepHistograms: file.metrics?.stepHistograms ?? true },
     credentials,
     targets,
+    ...(location !== undefined ? { location } : {}),
+    ...(shard !== undefined ? { shard } : {}),
   };
+}
+
+/** Per-pod values: the environment wins over the file, which every replica and region shares. */
+export const LOCATION_ENV = 'REDIS_PROBE_LOCATION';
+export const SHARD_INDEX_ENV = 'REDIS_PROBE_SHARD_INDEX';
+export const SHARD_COUNT_ENV = 'REDIS_PROBE_SHARD_COUNT';
+const LOCATION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$/;
+
+function resolveLocation(fromFile: string | undefined, env: ConfigSources['env'], issues: string[]): string | undefined {
+  const fromEnv = env[LOCATION_ENV];
+  if (fromEnv === undefined || fromEnv === '') return fromFile;
+  if (!LOCATION_PATTERN.test(fromEnv)) {
+    issues.push(`${LOCATION_ENV}: must be 1-63 characters of letters, digits, "_", ".", ":" or "-", starting with a letter or digit (got "${fromEnv.slice(0, 80)}")`);
+  }
+  return fromEnv;
+}
+
+/**
+ * The shard index comes from REDIS_PROBE_SHARD_INDEX, else `shard.index`, else the StatefulSet ordinal
+ * in the host name (`shard.fromHostname`); the count from REDIS_PROBE_SHARD_COUNT, else `shard.count`.
+ */
+function resolveShard(raw: ConfigFile['shard'], sources: ConfigSources, issues: string[]): ShardConfig | undefined {
+  if (raw?.index !== undefined && raw.fromHostname === true) {
+    issues.push('shard: set either index or fromHostname, not both');
+  }
+  const envIndex = envWholeNumber(sources.env, SHARD_INDEX_ENV, 0, issues);
+  const envCount = envWholeNumber(sources.env, SHARD_COUNT_ENV, 1, issues);
+  const count = envCount ?? raw?.count;
+  let index: number | undefined;
+  let source: ShardConfig['source'] = 'config';
+  if (envIndex !== undefined) {
+    index = envIndex;
+    source = 'env';
+  } else if (raw?.index !== undefined) {
+    index = raw.index;
+  } else if (raw?.fromHostname === true) {
+    const name = sources.hostname?.() ?? sources.env['HOSTNAME'] ?? '';
+    index = ordinalFromHostname(name);
+    source = 'hostname';
+    if (index === undefined) {
+      issues.push(`shard.fromHostname: the host name "${name.slice(0, 80)}" does not end in -<ordinal> as StatefulSet pods do; set shard.index or ${SHARD_INDEX_ENV} instead`);
+      return undefined;
+    }
+  }
+  if (index === undefined && count === undefined) return undefined;
+  if (count === undefined) {
+    issues.push(`shard.count: required with a shard index; set shard.count or ${SHARD_COUNT_ENV} to the number of replicas`);
+    return undefined;
+  }
+  if (index === undefined) {
+    // One shard needs no index; more need to know which one this replica is.
+    if (count === 1) return { index: 0, count, source };
+    issues.push(`shard.index: required when shard.count is ${count}; set shard.index, shard.fromHostname: true or ${SHARD_INDEX_ENV}`);
+    return undefined;
+  }
+  if (index >= count) {
+    const from = source === 'env' ? SHARD_INDEX_ENV : source === 'hostname' ? 'the host name' : 'shard.index';
+    issues.push(`shard.index: ${index} (from ${from}) must be below the shard count ${count}; shards are numbered 0 to ${count - 1}`);
+    return undefined;
+  }
+  return { index, count, source };
+}
+
+function envWholeNumber(env: ConfigSources['env'], name: string, min: number, issues: string[]): number | undefined {
+  const text = env[name];
+  if (text === undefined || text.trim() === '') return undefined;
+  if (!/^\d{1,9}$/.test(text.trim()) || Number(text) < min) {
+    issues.push(`${name}: must be a whole number of at least ${min} (got "${text.slice(0, 40)}")`);
+    return undefined;
+  }
+  return Number(text);
 }
 
 function resolveCredential(
@@ -144,6 +226,7 @@ function resolveCredential(
   } else if (raw.clientSecretFile !== undefined || raw.clientSecretEnv !== undefined) {
     issues.push(`${field}: clientSecretFile/clientSecretEnv only apply to source client-secret; remove them or change source`);
   }
+  const authorityCaPem = raw.authorityCa !== undefined ? readSecretFile(raw.authorityCa, `${field}.authorityCa`) : undefined;
   const refreshBeforeExpiryMs = raw.refreshBeforeExpiry ?? 5 * 60_000;
   return {
     type: 'entra',
@@ -155,6 +238,8 @@ function resolveCredential(
     ...(raw.clientId ? { clientId: raw.clientId } : {}),
     ...(clientSecret ? { clientSecret } : {}),
     ...(raw.authorityHost ? { authorityHost: raw.authorityHost } : {}),
+    ...(raw.disableInstanceDiscovery !== undefined ? { disableInstanceDiscovery: raw.disableInstanceDiscovery } : {}),
+    ...(authorityCaPem ? { authorityCaPem } : {}),
     refreshBeforeExpiryMs,
     requestTimeoutMs: raw.requestTimeout ?? 10_000,
     retryInitialDelayMs: raw.retry?.initialDelay ?? 1_000,
@@ -184,7 +269,36 @@ function resolveTarget(
     tls,
     key: { prefix: raw.key?.prefix ?? defaults.key?.prefix ?? 'redis-probe:', ttlMs },
     steps: raw.steps ?? defaults.steps ?? COMMAND_STEPS,
+    maintenanceEvents: raw.maintenanceEvents ?? isAzureCacheHost(raw.host),
+    ...resolveCluster(raw, raw.key?.prefix ?? defaults.key?.prefix, field, issues),
   };
+}
+
+/** `cluster: true` with its natMap and refresh period; the other cluster keys alone are mistakes. */
+function resolveCluster(raw: RawTarget, keyPrefix: string | undefined, field: string, issues: string[]): Pick<TargetConfig, 'cluster'> {
+  if (raw.cluster !== true) {
+    for (const key of ['natMap', 'clusterRefresh'] as const) {
+      if (raw[key] !== undefined) issues.push(`${field}.${key}: only applies to a cluster; set cluster: true or remove it`);
+    }
+    return {};
+  }
+  if (raw.db !== undefined && raw.db !== 0) issues.push(`${field}.db: a Redis Cluster serves only database 0; remove db`);
+  if (keyPrefix !== undefined && /[{}]/.test(keyPrefix)) {
+    issues.push(`${field}.key.prefix: must not contain "{" or "}" on a cluster target; the probe adds its own {hash tag} to reach each node's slots`);
+  }
+  const natMap: Record<string, { host: string; port: number }> = {};
+  for (const [announced, reachable] of Object.entries(raw.natMap ?? {})) {
+    const from = parseAddress(announced);
+    const to = parseAddress(reachable);
+    // Malformed entries were reported by the schema; keys are normalised so "[::1]:1" and lookups agree.
+    if (from && to) natMap[formatAddress(from)] = to;
+  }
+  return { cluster: { natMap, refreshMs: raw.clusterRefresh ?? 60_000 } };
+}
+
+/** Azure Cache for Redis (including private link names) publishes maintenance notifications. */
+function isAzureCacheHost(host: string): boolean {
+  return host.toLowerCase().replace(/\.$/, '').endsWith('.redis.cache.windows.net');
 }
 
 function resolveTls(

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { validate as isValidCron } from 'node-cron';
 import { COMMAND_STEPS } from '../probe-result.ts';
 import { parseDurationMs } from './duration.ts';
+import { parseAddress } from '../cluster/address.ts';
 
 /** The YAML file's shape. Unknown keys are errors; defaults are filled in by resolveConfig, not here. */
 
@@ -102,6 +103,10 @@ const entraCredential = z.strictObject({
   clientSecretFile: z.string({ error: 'must be a file path' }).optional(),
   clientSecretEnv: z.string({ error: 'must be an environment variable name' }).optional(),
   authorityHost: z.string({ error: 'must be a URL' }).url({ error: 'must be a URL' }).optional(),
+  /** For private clouds and authorities behind an inspecting proxy; off by default. */
+  disableInstanceDiscovery: z.boolean({ error: 'must be true or false' }).optional(),
+  /** Extra CA (PEM file) trusted for the authority host, on top of the system roots. */
+  authorityCa: z.string({ error: 'must be a path to a PEM file' }).optional(),
   refreshBeforeExpiry: duration('how long before expiry to refresh the token').optional(),
   requestTimeout: duration('timeout of one token request').optional(),
   retry: z
@@ -116,6 +121,20 @@ const credential = z.discriminatedUnion('type', [accessKeyCredential, entraCrede
   error: 'type must be "access-key" or "entra"',
 });
 
+/** Announced cluster node address → the address to connect to (NAT, port forwarding, private endpoints). */
+const natMap = z
+  .record(z.string(), z.string({ error: 'must be a "host:port" string' }), { error: 'must be a map of "announced-host:port": "reachable-host:port"' })
+  .superRefine((record, ctx) => {
+    for (const [announced, reachable] of Object.entries(record)) {
+      if (parseAddress(announced) === undefined) {
+        ctx.addIssue({ code: 'custom', path: [], message: `key "${announced}" is not an announced "host:port" as CLUSTER SHARDS reports it (e.g. "10.0.0.4:15000", IPv6 as "[fd00::4]:15000")` });
+      }
+      if (parseAddress(reachable) === undefined) {
+        ctx.addIssue({ code: 'custom', path: [], message: `"${announced}" maps to "${reachable}", which is not a reachable "host:port" (e.g. "cache.example.net:15000")` });
+      }
+    }
+  });
+
 const target = z.strictObject({
   name,
   host: z.string({ error: required('must be a host name or IP address') }).min(1, { error: 'must not be empty' }),
@@ -123,6 +142,12 @@ const target = z.strictObject({
   db: z.number({ error: 'must be a number 0-15' }).int().min(0, { error: 'must be 0 or more' }).optional(),
   credential: z.string({ error: 'must name an entry of credentials' }).optional(),
   labels: labels.optional(),
+  // Default: on for Azure Cache for Redis hosts (*.redis.cache.windows.net), which publish them.
+  maintenanceEvents: z.boolean({ error: 'must be true or false' }).optional(),
+  // Redis Cluster (OSS cluster API): discover the primaries through host:port and probe every one of them.
+  cluster: z.boolean({ error: 'must be true or false' }).optional(),
+  natMap: natMap.optional(),
+  clusterRefresh: duration('how often the cluster topology is re-read', 1000).optional(),
   ...probeSettings,
 });
 
@@ -138,6 +163,26 @@ export const configFileSchema = z.strictObject({
     .strictObject({
       level: z.enum(['error', 'warn', 'info', 'debug'], { error: 'must be one of error, warn, info, debug' }).optional(),
       format: z.enum(['json', 'pretty'], { error: 'must be json or pretty' }).optional(),
+    })
+    .optional(),
+  metrics: z
+    .strictObject({
+      // false drops the per-step latency histograms (16 series per step and target); the cycle histogram stays.
+      stepHistograms: z.boolean({ error: 'must be true or false' }).optional(),
+    })
+    .optional(),
+  location: z
+    .string({ error: 'must be a string such as westeurope' })
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$/, {
+      error: 'must be 1-63 characters of letters, digits, "_", ".", ":" or "-", starting with a letter or digit (e.g. westeurope)',
+    })
+    .optional(),
+  shard: z
+    .strictObject({
+      index: z.number({ error: 'must be a whole number from 0' }).int({ error: 'must be a whole number from 0' }).min(0, { error: 'must be 0 or more' }).optional(),
+      count: z.number({ error: 'must be a whole number from 1' }).int({ error: 'must be a whole number from 1' }).min(1, { error: 'must be 1 or more' }).optional(),
+      // A StatefulSet pod is named <set>-<ordinal>: the ordinal is the index.
+      fromHostname: z.boolean({ error: 'must be true or false' }).optional(),
     })
     .optional(),
   defaults: z.strictObject(probeSettings).optional(),

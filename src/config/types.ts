@@ -5,8 +5,21 @@ import type { EntraSourceName } from './schema.ts';
 export interface DaemonConfig {
   readonly server: { readonly host: string; readonly port: number; readonly shutdownGraceMs: number };
   readonly log: { readonly level: LogLevel; readonly format: 'json' | 'pretty' };
+  /** `stepHistograms: false` keeps the cycle histogram but drops the per-step ones (fewer series). */
+  readonly metrics: { readonly stepHistograms: boolean };
   readonly credentials: readonly CredentialConfig[];
   readonly targets: readonly TargetConfig[];
+  /** Added as a `location` label to every series, so probes from several regions can be compared. */
+  readonly location?: string;
+  /** This replica's share of the targets; absent: it probes them all. */
+  readonly shard?: ShardConfig;
+}
+
+/** Which shard this replica is (0-based) and where that came from (for `validate`). */
+export interface ShardConfig {
+  readonly index: number;
+  readonly count: number;
+  readonly source: 'config' | 'env' | 'hostname';
 }
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -28,6 +41,9 @@ export interface EntraCredentialConfig {
   readonly clientId?: string;
   readonly clientSecret?: string;
   readonly authorityHost?: string;
+  readonly disableInstanceDiscovery?: boolean;
+  /** PEM contents of `authorityCa`. */
+  readonly authorityCaPem?: string;
   readonly refreshBeforeExpiryMs: number;
   readonly requestTimeoutMs: number;
   readonly retryInitialDelayMs: number;
@@ -46,6 +62,14 @@ export interface TlsConfig {
   readonly verify: boolean;
 }
 
+/** How a clustered target's nodes are found and reached. */
+export interface ClusterConfig {
+  /** Announced `host:port` (as CLUSTER SHARDS/SLOTS report it) → the address to connect to instead. */
+  readonly natMap: Readonly<Record<string, { readonly host: string; readonly port: number }>>;
+  /** How often the topology is re-read even when nothing hints at a change. */
+  readonly refreshMs: number;
+}
+
 export interface TargetConfig {
   readonly name: string;
   readonly host: string;
@@ -58,4 +82,8 @@ export interface TargetConfig {
   readonly tls: TlsConfig;
   readonly key: { readonly prefix: string; readonly ttlMs: number };
   readonly steps: readonly CommandStep[];
+  /** Set for a Redis Cluster (OSS cluster API): every primary is discovered and probed on its own. */
+  readonly cluster?: ClusterConfig;
+  /** Subscribe to Azure's AzureRedisEvents maintenance notifications (absent: off). */
+  readonly maintenanceEvents?: boolean;
 }

@@ -1,0 +1,96 @@
+import { Redis } from 'ioredis';
+import type { TargetConfig } from '../config/types.ts';
+import type { Credential } from '../credentials.ts';
+import type { Step, StepTiming } from '../probe-result.ts';
+import type { ProbeDeps } from '../probe.ts';
+import { tlsOptions } from '../probe.ts';
+import { withTimeout } from '../timeout.ts';
+import { parseClusterShards, parseClusterSlots } from './discover.ts';
+import type { ClusterTopology } from './discover.ts';
+
+/** Reading the topology failed at `step`; `error` is the cause, for classifyError. */
+export class DiscoveryFailedError extends Error {
+  override readonly name = 'DiscoveryFailedError';
+  readonly step: Step;
+  readonly error: unknown;
+  constructor(step: Step, error: unknown) {
+    super(`cluster discovery failed at ${step}`);
+    this.step = step;
+    this.error = error;
+  }
+}
+
+/** What a discovery connection needs: the probe's clock, credential and connection seam. */
+export type DiscoveryDeps = Pick<ProbeDeps, 'clock' | 'credential' | 'createConnection'>;
+
+/**
+ * Opens a short-lived connection to `endpoint` (its TLS settings and credential, exactly like a probe
+ * connection), reads CLUSTER SHARDS, or CLUSTER SLOTS on servers older than Redis 7, and closes it.
+ * Timings of connect, auth and discover are appended to `timings`; failures throw DiscoveryFailedError.
+ * `connectedHost` is where nodes announced without an endpoint (`?`) live.
+ */
+export async function fetchTopology(
+  endpoint: TargetConfig,
+  connectedHost: string,
+  deps: DiscoveryDeps,
+  timings: StepTiming[],
+): Promise<ClusterTopology> {
+  const { clock } = deps;
+  const connection = (deps.createConnection ?? ((options) => new Redis(options)))({
+    host: endpoint.host,
+    port: endpoint.port,
+    lazyConnect: true,
+    // Same reasons as the probe: RESP2 everywhere, no hidden retries, every wait bounded by our timeout.
+    protocol: 2,
+    retryStrategy: () => null,
+    enableReadyCheck: false,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: endpoint.timeoutMs,
+    ...(endpoint.tls.enabled ? { tls: tlsOptions(endpoint) } : {}),
+  });
+  // connect() rejects with a bare "Connection is closed."; the real cause arrives as an 'error' event.
+  let lastError: unknown;
+  connection.on('error', (error: unknown) => {
+    lastError = error;
+  });
+  const step = async <T>(name: Step, work: () => Promise<T>): Promise<T> => {
+    const started = clock.monotonicMs();
+    try {
+      const value = await withTimeout(work(), endpoint.timeoutMs, clock, name);
+      timings.push({ step: name, durationMs: clock.monotonicMs() - started });
+      return value;
+    } catch (error) {
+      throw new DiscoveryFailedError(name, error);
+    }
+  };
+  try {
+    await step('connect', () =>
+      connection.connect().catch((error: unknown) => {
+        throw lastError ?? error;
+      }),
+    );
+    if (deps.credential) await step('auth', () => authenticate(connection, deps.credential as Credential));
+    const context = { tls: endpoint.tls.enabled, connectedHost };
+    return await step('discover', async () => {
+      try {
+        return parseClusterShards(await connection.call('CLUSTER', 'SHARDS'), context);
+      } catch (error) {
+        // CLUSTER SHARDS arrived in Redis 7; Azure Cache for Redis 6 and other older servers only know SLOTS.
+        if (!isUnknownSubcommand(error)) throw error;
+        return parseClusterSlots(await connection.call('CLUSTER', 'SLOTS'), context);
+      }
+    });
+  } finally {
+    connection.disconnect();
+  }
+}
+
+async function authenticate(connection: Redis, credential: Credential): Promise<void> {
+  const auth = credential.current();
+  await (auth.username === undefined ? connection.auth(auth.password) : connection.auth(auth.username, auth.password));
+}
+
+function isUnknownSubcommand(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError' && /^ERR unknown (sub)?command/i.test(error.message);
+}

@@ -1,0 +1,207 @@
+import { Redis } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+import type { Clock, TimerHandle } from '../clock.ts';
+import type { TargetConfig } from '../config/types.ts';
+import type { Credential, RedisAuth } from '../credentials.ts';
+import { tlsOptions } from '../probe.ts';
+import { withTimeout } from '../timeout.ts';
+import { MAINTENANCE_CHANNEL } from './parse-event.ts';
+
+/** Why a subscription was (re)established. */
+export type SubscribeReason = 'start' | 'reconnect' | 'credential_change';
+
+/** What the subscriber reports; it never logs or counts anything itself. */
+export interface EventSubscriberObserver {
+  /** A message on the maintenance channel, delivered once even while two connections overlap. */
+  onMessage(message: string): void;
+  onSubscribed(reason: SubscribeReason): void;
+  /** The subscribed connection closed; the next attempt follows in `retryInMs`. */
+  onDisconnected(retryInMs: number): void;
+  /** Connecting, authenticating or subscribing failed; the next attempt follows in `retryInMs`. */
+  onAttemptFailed(reason: SubscribeReason, error: unknown, retryInMs: number): void;
+}
+
+/** A long-lived subscription to the maintenance channel that survives disconnects and secret rotation. */
+export interface EventSubscriber {
+  start(): void;
+  /** Closes every connection; no further callbacks. */
+  close(): void;
+  readonly subscribed: boolean;
+}
+
+/** What the subscriber needs from its surroundings. */
+export interface EventSubscriberDeps {
+  readonly clock: Clock;
+  readonly credential?: Credential;
+  /** CLIENT SETNAME value, so operators can tell this connection from the probe's. */
+  readonly connectionName: string;
+  /** First retry delay; doubled per failed attempt up to `maxDelayMs`. */
+  readonly initialDelayMs?: number;
+  readonly maxDelayMs?: number;
+  /** Seam for tests that need to observe connections. */
+  readonly createConnection?: (options: RedisOptions) => Redis;
+}
+
+export const DEFAULT_SUBSCRIBER_INITIAL_DELAY_MS = 1_000;
+export const DEFAULT_SUBSCRIBER_MAX_DELAY_MS = 60_000;
+
+/**
+ * Subscribes to AzureRedisEvents on a connection of its own (a subscribed RESP2 connection accepts no
+ * other commands). Authentication happens once, at connect: ioredis cannot re-AUTH a subscriber, so
+ * when the credential rotates (Entra tokens expire) a new connection is opened with the new secret and
+ * subscribed, and only then is the old one closed. Lost connections are re-established with
+ * exponential backoff; the delay also applies after a subscription that drops at once, so a flapping
+ * server cannot cause a tight reconnect loop.
+ */
+export function createEventSubscriber(target: TargetConfig, deps: EventSubscriberDeps, observer: EventSubscriberObserver): EventSubscriber {
+  const { clock, credential } = deps;
+  const initialDelayMs = deps.initialDelayMs ?? DEFAULT_SUBSCRIBER_INITIAL_DELAY_MS;
+  const maxDelayMs = Math.max(initialDelayMs, deps.maxDelayMs ?? DEFAULT_SUBSCRIBER_MAX_DELAY_MS);
+  let active: Redis | undefined;
+  /** The connection of the attempt in flight, so close() can abort it. */
+  let opening: Redis | undefined;
+  let attemptInFlight = false;
+  /** The secret changed while an attempt was in flight with the old one. */
+  let secretChangedDuringAttempt = false;
+  let retryTimer: TimerHandle | undefined;
+  let failures = 0;
+  let started = false;
+  let closed = false;
+  let unsubscribeCredential: (() => void) | undefined;
+
+  const nextDelayMs = (): number => Math.min(maxDelayMs, initialDelayMs * 2 ** Math.min(failures++, 30));
+
+  const options = (): RedisOptions => ({
+    host: target.host,
+    port: target.port,
+    lazyConnect: true,
+    // ioredis 6 defaults to RESP3 via HELLO; every redis-probe connection speaks RESP2.
+    protocol: 2,
+    // Reconnection and authentication are ours: a fresh connection per attempt, AUTH with the current secret.
+    retryStrategy: () => null,
+    enableReadyCheck: false,
+    enableOfflineQueue: false,
+    autoResubscribe: false,
+    autoResendUnfulfilledCommands: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: target.timeoutMs,
+    ...(target.tls.enabled ? { tls: tlsOptions(target) } : {}),
+  });
+
+  const scheduleAttempt = (reason: SubscribeReason, delayMs: number): void => {
+    if (closed || retryTimer) return;
+    retryTimer = clock.setTimeout(() => {
+      retryTimer = undefined;
+      void attempt(reason);
+    }, delayMs);
+    retryTimer.unref?.();
+  };
+
+  const discard = (connection: Redis): void => {
+    connection.removeAllListeners('close');
+    connection.removeAllListeners('message');
+    connection.disconnect();
+  };
+
+  const onClosed = (connection: Redis): void => {
+    if (connection !== active || closed) return;
+    active = undefined;
+    const retryInMs = nextDelayMs();
+    observer.onDisconnected(retryInMs);
+    scheduleAttempt('reconnect', retryInMs);
+  };
+
+  /** AUTH (when there is a credential) pipelined with CLIENT SETNAME, which is best effort. */
+  const setUpSession = async (connection: Redis, auth: RedisAuth | undefined): Promise<void> => {
+    const pipeline = connection.pipeline();
+    if (auth?.username !== undefined) pipeline.auth(auth.username, auth.password);
+    else if (auth) pipeline.auth(auth.password);
+    pipeline.client('SETNAME', deps.connectionName);
+    const replies = (await pipeline.exec()) ?? [];
+    const authError = auth ? replies[0]?.[0] : null;
+    if (authError) throw authError;
+  };
+
+  const attempt = async (reason: SubscribeReason): Promise<void> => {
+    if (closed || attemptInFlight) return;
+    attemptInFlight = true;
+    secretChangedDuringAttempt = false;
+    let connection: Redis | undefined;
+    try {
+      // Read first: with no usable secret yet (no token), there is nothing to connect with.
+      const auth = credential?.current();
+      const created = (deps.createConnection ?? ((redisOptions) => new Redis(redisOptions)))(options());
+      connection = created;
+      opening = created;
+      // ioredis rejects connect() with a bare "Connection is closed."; the cause came as an 'error' event.
+      let lastError: unknown;
+      created.on('error', (error: unknown) => {
+        lastError = error;
+      });
+      created.on('message', (channel: string, message: string) => {
+        // During a recycle both connections are subscribed for a moment: only the active one speaks.
+        if (created === active && channel === MAINTENANCE_CHANNEL) observer.onMessage(message);
+      });
+      await withTimeout(
+        created.connect().catch((error: unknown) => {
+          throw lastError ?? error;
+        }),
+        target.timeoutMs,
+        clock,
+        'connect',
+      );
+      await withTimeout(setUpSession(created, auth), target.timeoutMs, clock, 'auth');
+      await withTimeout(created.subscribe(MAINTENANCE_CHANNEL), target.timeoutMs, clock, 'subscribe');
+    } catch (error) {
+      attemptInFlight = false;
+      opening = undefined;
+      if (connection) discard(connection);
+      if (closed) return;
+      const retryInMs = nextDelayMs();
+      observer.onAttemptFailed(reason, error, retryInMs);
+      scheduleAttempt(reason, retryInMs);
+      return;
+    }
+    attemptInFlight = false;
+    opening = undefined;
+    if (closed) {
+      discard(connection);
+      return;
+    }
+    failures = 0;
+    const previous = active;
+    active = connection;
+    const subscribedConnection = connection;
+    subscribedConnection.once('close', () => onClosed(subscribedConnection));
+    // The new subscription is in place before the old one goes, so no notification falls in a gap.
+    if (previous) discard(previous);
+    observer.onSubscribed(reason);
+    if (secretChangedDuringAttempt) void attempt('credential_change');
+  };
+
+  return {
+    get subscribed() {
+      return active !== undefined;
+    },
+    start() {
+      if (started || closed) return;
+      started = true;
+      unsubscribeCredential = credential?.onChange(() => {
+        if (closed) return;
+        if (attemptInFlight) secretChangedDuringAttempt = true;
+        // A pending retry reads the new secret anyway; otherwise recycle now.
+        else if (!retryTimer) void attempt('credential_change');
+      });
+      void attempt('start');
+    },
+    close() {
+      closed = true;
+      unsubscribeCredential?.();
+      if (retryTimer) clock.clearTimeout(retryTimer);
+      retryTimer = undefined;
+      for (const connection of [active, opening]) if (connection) discard(connection);
+      active = undefined;
+      opening = undefined;
+    },
+  };
+}
