@@ -13,7 +13,7 @@ import { createDaemon } from './daemon.ts';
 import { createLogger } from './logging.ts';
 import type { Logger } from './logging.ts';
 import { formatOnceReport } from './once-report.ts';
-import { createTargetProbe } from './probe.ts';
+import { createTargetRunner } from './target-runner.ts';
 import { cronTickSource } from './scheduler.ts';
 import { watchConfigFile } from './reload/config-watcher.ts';
 import { ownedTargets } from './shard.ts';
@@ -109,24 +109,25 @@ async function onceCommand(config: DaemonConfig, targetName: string | undefined,
   const reports = await Promise.all(
     targets.map(async (target) => {
       const credential = target.credential ? credentials.get(target.credential) : undefined;
-      const probe = createTargetProbe(target, {
+      const runner = createTargetRunner(target, {
         clock: systemClock,
         ...(credential ? { credential } : {}),
         instanceId,
         randomValue: randomUUID,
         redactor,
       });
-      const result = await probe.runCycle('manual');
-      await probe.close();
+      const results = await runner.run('manual');
+      await runner.close();
       let principal: string | undefined;
       try {
         principal = credential?.current().username;
       } catch {
         principal = undefined;
       }
-      return { result, text: formatOnceReport(target, result, principal) };
+      // A cluster yields one result per primary, each reported on its own.
+      return results.map((result) => ({ result, text: formatOnceReport(target, result, principal) }));
     }),
-  );
+  ).then((perTarget) => perTarget.flat());
   for (const credential of credentials.values()) credential.close();
   process.stdout.write(`${reports.map((report) => redactor.redact(report.text)).join('\n\n')}\n`);
   return reports.every((report) => report.result.success) ? EXIT_OK : EXIT_TARGET_FAILED;

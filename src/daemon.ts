@@ -122,18 +122,32 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
     run: (name) => scheduler.trigger(name, 'connection_lost'),
   });
 
+  /**
+   * The board keeps every target's last result while the daemon runs, and the status page shows only how
+   * many clients there were: keep that count, not the parsed CLIENT LIST (an object per client, each
+   * pinning the whole reply text), which made 1,000 targets on servers with 250 clients hold ~100 MB.
+   */
+  const clientCounts = new WeakMap<CycleResult, number>();
+  const forBoard = (result: CycleResult): CycleResult => {
+    const clients = result.observations.clients;
+    if (clients === undefined) return result;
+    const kept: CycleResult = { ...result, observations: { ...result.observations, clients: undefined } };
+    clientCounts.set(kept, clients.length);
+    return kept;
+  };
+
   const consume = (running: RunningTarget, results: readonly CycleResult[]): void => {
     if (running.config.cluster) {
       // One cluster cycle is one target outcome (metrics roll-up, board, state-change lines) plus a line per node.
       running.metrics.recordCluster(results);
       const { summary, representative } = summarizeClusterCycle(results);
-      const change = board.record(summary);
+      const change = board.record(forBoard(summary));
       for (const result of results) logCycle(logger, result, result === representative ? change : { state: change.state, newlyUnsupported: [] });
       return;
     }
     for (const result of results) {
       running.metrics.record(result);
-      logCycle(logger, result, board.record(result));
+      logCycle(logger, result, board.record(forBoard(result)));
     }
   };
 
@@ -272,7 +286,7 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
         registry: metrics.registry,
         isLive: () => scheduler.isLive(),
         isReady: () => started && scheduler.running,
-        status: () => ({ targets: board.snapshot().map(describeStatus) }),
+        status: () => ({ targets: board.snapshot().map((status) => describeStatus(status, clientCounts)) }),
         logger,
       });
       // A credential that fails here keeps retrying; its targets fail with reason `token` meanwhile.
@@ -304,7 +318,7 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
   };
 }
 
-function describeStatus(status: ReturnType<StatusBoard['snapshot']>[number]) {
+function describeStatus(status: ReturnType<StatusBoard['snapshot']>[number], clientCounts: WeakMap<CycleResult, number>) {
   const result = status.lastResult;
   return {
     target: status.target,
@@ -318,7 +332,7 @@ function describeStatus(status: ReturnType<StatusBoard['snapshot']>[number]) {
       steps: stepMillis(result),
       failure: result.failure,
       unsupportedSteps: result.unsupportedSteps,
-      clients: result.observations.clients?.length,
+      clients: result.observations.clients?.length ?? clientCounts.get(result),
     },
   };
 }

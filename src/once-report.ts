@@ -4,7 +4,8 @@ import type { CycleResult } from './probe-result.ts';
 
 /** Renders a cycle the way Microsoft's Azure Redis quickstart prints its checks, then a summary. */
 export function formatOnceReport(target: TargetConfig, result: CycleResult, principal?: string): string {
-  const lines = [`== ${target.name} (${target.host}:${target.port}, tls ${target.tls.enabled ? 'on' : 'off'})`];
+  const endpoint = result.node !== undefined ? `node ${result.node} of ${target.host}:${target.port}` : `${target.host}:${target.port}`;
+  const lines = [`== ${target.name} (${endpoint}, tls ${target.tls.enabled ? 'on' : 'off'})`];
   if (principal !== undefined) lines.push(`Authenticated as : ${principal}`);
   const done = new Set(result.steps.map((timing) => timing.step));
   const failedAt = result.failure?.step;

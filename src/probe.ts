@@ -254,7 +254,8 @@ export function createTargetProbe(target: TargetConfig, deps: ProbeDeps): Target
       client = undefined;
       if (!connection) return;
       connection.removeAllListeners('close');
-      if (connection.status === 'ready') {
+      // A cycle still in flight is being abandoned (shutdown grace is over): its QUIT would only queue behind it.
+      if (connection.status === 'ready' && !cycleRunning) {
         await withTimeout(connection.quit(), Math.min(target.timeoutMs, 1000), clock, 'quit').catch(() => undefined);
       }
       connection.disconnect();

@@ -289,7 +289,7 @@ function resolveCluster(raw: RawTarget, keyPrefix: string | undefined, field: st
   const natMap: Record<string, { host: string; port: number }> = {};
   for (const [announced, reachable] of Object.entries(raw.natMap ?? {})) {
     const from = parseAddress(announced);
-    const to = parseAddress(reachable);
+    const to = typeof reachable === 'string' ? parseAddress(reachable) : undefined;
     // Malformed entries were reported by the schema; keys are normalised so "[::1]:1" and lookups agree.
     if (from && to) natMap[formatAddress(from)] = to;
   }

@@ -123,14 +123,15 @@ const credential = z.discriminatedUnion('type', [accessKeyCredential, entraCrede
 
 /** Announced cluster node address → the address to connect to (NAT, port forwarding, private endpoints). */
 const natMap = z
-  .record(z.string(), z.string({ error: 'must be a "host:port" string' }), { error: 'must be a map of "announced-host:port": "reachable-host:port"' })
+  // Values are checked in the refinement (not typed as strings) so that every bad entry is reported at once.
+  .record(z.string(), z.unknown(), { error: 'must be a map of "announced-host:port": "reachable-host:port"' })
   .superRefine((record, ctx) => {
     for (const [announced, reachable] of Object.entries(record)) {
       if (parseAddress(announced) === undefined) {
         ctx.addIssue({ code: 'custom', path: [], message: `key "${announced}" is not an announced "host:port" as CLUSTER SHARDS reports it (e.g. "10.0.0.4:15000", IPv6 as "[fd00::4]:15000")` });
       }
-      if (parseAddress(reachable) === undefined) {
-        ctx.addIssue({ code: 'custom', path: [], message: `"${announced}" maps to "${reachable}", which is not a reachable "host:port" (e.g. "cache.example.net:15000")` });
+      if (typeof reachable !== 'string' || parseAddress(reachable) === undefined) {
+        ctx.addIssue({ code: 'custom', path: [], message: `"${announced}" maps to ${JSON.stringify(reachable)}, which is not a reachable "host:port" (e.g. "cache.example.net:15000")` });
       }
     }
   });

@@ -7,19 +7,20 @@ import { waitFor } from '../support/wait.ts';
 import type { FaultMode, FaultProxy } from '../support/fault-proxy.ts';
 import {
   activeResources,
-  assertHealthyNeighbour,
+  assertHealthyNeighbours,
   assertResourcesReturned,
   exerciseFault,
   faultConfig,
   faultTarget,
   formatRows,
+  HEALTHY_TARGETS,
   startDaemon,
   watchProcessFaults,
 } from './support.ts';
 import type { DaemonHarness, FaultRow } from './support.ts';
 
 // Network faults between the probe and a real redis-server, injected by the TCP fault proxy, one target each,
-// next to a healthy target in the same in-process daemon.
+// next to healthy targets in the same in-process daemon.
 const TIMEOUT_MS = 400;
 const FAULTS = ['latency', 'stall', 'reset', 'close', 'garbage', 'refuse'] as const;
 
@@ -37,7 +38,7 @@ before(async () => {
   for (const fault of FAULTS) proxies.set(fault, await startFaultProxy({ host: upstream.host, port: upstream.port }));
   baseline = activeResources();
   const targets = [
-    faultTarget('healthy', healthy.port, { timeoutMs: TIMEOUT_MS }),
+    ...HEALTHY_TARGETS.map((name) => faultTarget(name, healthy.port)),
     ...FAULTS.map((fault) => faultTarget(`net-${fault}`, proxies.get(fault)!.port, { timeoutMs: TIMEOUT_MS })),
   ];
   harness = await startDaemon(faultConfig(targets));
@@ -147,9 +148,9 @@ describe('network faults are reported by step and reason, and healed without a r
     );
   });
 
-  it('kept the healthy neighbour fast and green, crashed nothing, and left no handles behind', async (t) => {
+  it('kept the healthy neighbours fast and green, crashed nothing, and left no handles behind', async (t) => {
     const endedAtMs = performance.now();
-    t.diagnostic(assertHealthyNeighbour(harness.logger, 'healthy', startedAtMs, endedAtMs));
+    t.diagnostic(assertHealthyNeighbours(harness.logger, startedAtMs, endedAtMs));
     for (const line of formatRows(rows)) t.diagnostic(line);
     assert.equal(rows.length, FAULTS.length);
     await harness.stop();
