@@ -25,8 +25,17 @@ export interface HttpServer {
 const REQUEST_TIMEOUT_MS = 10_000;
 const HEADERS_TIMEOUT_MS = 5_000;
 const MAX_HEADER_BYTES = 8 * 1024;
+/** Node checks those timeouts only this often (its default is 30 s, which would let a slow client stay 30 s). */
+const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
 
-export async function startHttpServer(host: string, port: number, sources: HttpSources): Promise<HttpServer> {
+/** Overrides of the slow-client limits (tests shorten them); the defaults suit production. */
+export interface HttpServerOptions {
+  readonly headersTimeoutMs?: number;
+  readonly requestTimeoutMs?: number;
+}
+
+export async function startHttpServer(host: string, port: number, sources: HttpSources, options: HttpServerOptions = {}): Promise<HttpServer> {
+  const headersTimeoutMs = options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
   const routes: Readonly<Record<string, (response: ServerResponse) => Promise<void> | void>> = {
     '/metrics': async (response) => {
       const body = await sources.registry.metrics();
@@ -55,7 +64,12 @@ export async function startHttpServer(host: string, port: number, sources: HttpS
   };
 
   const server = createServer(
-    { requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, maxHeaderSize: MAX_HEADER_BYTES },
+    {
+      requestTimeout: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+      headersTimeout: headersTimeoutMs,
+      connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_INTERVAL_MS, headersTimeoutMs),
+      maxHeaderSize: MAX_HEADER_BYTES,
+    },
     (request, response) => {
       // Bodies are never read: drop them so a large upload costs nothing.
       request.resume();

@@ -169,6 +169,9 @@ export function createEventSubscriber(target: TargetConfig, deps: EventSubscribe
       return;
     }
     failures = 0;
+    // A retry scheduled while this attempt was in flight (the old connection dropped meanwhile) is moot now.
+    if (retryTimer) clock.clearTimeout(retryTimer);
+    retryTimer = undefined;
     const previous = active;
     active = connection;
     const subscribedConnection = connection;

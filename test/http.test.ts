@@ -1,0 +1,239 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import type { Socket } from 'node:net';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { Counter, Registry } from 'prom-client';
+import { startHttpServer } from '../src/http-server.ts';
+import type { HttpServer } from '../src/http-server.ts';
+import type { Logger } from '../src/logging.ts';
+import { startRedis } from './support/redis-server.ts';
+import type { RedisServer } from './support/redis-server.ts';
+import { freePort } from './support/free-port.ts';
+import { collect, spawnCli } from './support/cli-process.ts';
+import type { CliRun } from './support/cli-process.ts';
+import { sampleValue } from './support/prometheus-text.ts';
+import { delay, waitFor } from './support/wait.ts';
+
+/** A raw TCP client: what it received and when the server closed it. */
+interface RawClient {
+  readonly socket: Socket;
+  received(): string;
+  /** Resolves with the ms from connect to close. */
+  readonly closed: Promise<number>;
+}
+
+function rawClient(port: number): Promise<RawClient> {
+  return new Promise((resolve, reject) => {
+    const startedMs = performance.now();
+    const socket = connect({ host: '127.0.0.1', port });
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+    socket.on('error', () => undefined);
+    const closed = new Promise<number>((done) => socket.on('close', () => done(performance.now() - startedMs)));
+    socket.once('connect', () => resolve({ socket, received: () => text, closed }));
+    socket.once('error', reject);
+  });
+}
+
+/** Sends a request's header one byte at a time, every `everyMs`, never finishing it; stops when the server hangs up. */
+function slowloris(client: RawClient, everyMs: number): void {
+  const request = `GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ${'a'.repeat(10_000)}`;
+  let index = 0;
+  const timer = setInterval(() => {
+    if (client.socket.destroyed || index >= request.length) return clearInterval(timer);
+    client.socket.write(request[index++]!);
+  }, everyMs);
+  void client.closed.then(() => clearInterval(timer));
+}
+
+const statusLine = (text: string) => text.split('\r\n')[0] ?? '';
+
+/** Timed GET, for "other clients are not delayed". */
+async function timedGet(url: string, init?: RequestInit): Promise<{ status: number; body: string; ms: number }> {
+  const startedMs = performance.now();
+  const response = await fetch(url, init);
+  const body = await response.text();
+  return { status: response.status, body, ms: performance.now() - startedMs };
+}
+
+describe('startHttpServer with short slow-client limits', { timeout: 30_000 }, () => {
+  const HEADERS_TIMEOUT_MS = 500;
+  const REQUEST_TIMEOUT_MS = 1_000;
+  const errors: string[] = [];
+  const logger: Logger = {
+    error: (message) => void errors.push(message),
+    warn: () => undefined,
+    info: () => undefined,
+    debug: () => undefined,
+    flush: () => Promise.resolve(),
+  };
+  let server: HttpServer;
+  let base: string;
+  let failStatus = false;
+
+  before(async () => {
+    const registry = new Registry();
+    new Counter({ name: 'http_test_total', help: 'A sample so /metrics is not empty.', registers: [registry] }).inc();
+    server = await startHttpServer(
+      '127.0.0.1',
+      0,
+      {
+        registry,
+        isLive: () => true,
+        isReady: () => false,
+        status: () => {
+          if (failStatus) throw new Error('status source failed');
+          return { targets: [] };
+        },
+        logger,
+      },
+      { headersTimeoutMs: HEADERS_TIMEOUT_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS },
+    );
+    base = `http://127.0.0.1:${server.port}`;
+  });
+  after(() => server.close());
+
+  it('serves the four paths; anything else is 404, query strings are ignored', async () => {
+    assert.match((await timedGet(`${base}/metrics?debug=1`)).body, /^http_test_total 1$/m);
+    assert.equal((await timedGet(`${base}/healthz`)).status, 200);
+    assert.equal((await timedGet(`${base}/readyz`)).status, 503);
+    assert.deepEqual(JSON.parse((await timedGet(`${base}/`)).body), { targets: [] });
+    for (const path of ['/nope', '/metrics/', '/metrics/x', '//metrics', '/%2e%2e/etc/passwd', `/${'x'.repeat(4000)}`, '/index.html']) {
+      const response = await timedGet(`${base}${path}`);
+      assert.equal(response.status, 404, path.slice(0, 40));
+      assert.equal(response.body, 'not found\n');
+    }
+  });
+
+  it('answers every method but GET and HEAD with 405 and Allow, never reading the body', async () => {
+    for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']) {
+      const response = await fetch(`${base}/metrics`, { method, ...(method === 'OPTIONS' ? {} : { body: 'x'.repeat(1_000_000) }) });
+      assert.equal(response.status, 405, method);
+      assert.equal(response.headers.get('allow'), 'GET, HEAD');
+      await response.text();
+    }
+    const head = await fetch(`${base}/metrics`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(await head.text(), '');
+  });
+
+  it('rejects a header larger than 8 KB with 431 or 400 and keeps serving', async () => {
+    const client = await rawClient(server.port);
+    client.socket.write(`GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(9 * 1024)}\r\n\r\n`);
+    await client.closed;
+    assert.match(statusLine(client.received()), /^HTTP\/1\.1 (431|400) /);
+    const big = await fetch(`${base}/metrics`, { headers: { 'x-big': 'b'.repeat(16 * 1024) } });
+    assert.ok([400, 431].includes(big.status), String(big.status));
+    assert.equal((await timedGet(`${base}/metrics`)).status, 200);
+  });
+
+  it('cuts off a slowloris client and an idle one after the headers timeout, serving others meanwhile', async () => {
+    const slow = await Promise.all(Array.from({ length: 20 }, () => rawClient(server.port)));
+    for (const client of slow) slowloris(client, 20);
+    const idle = await rawClient(server.port);
+    const timings: number[] = [];
+    const deadline = performance.now() + HEADERS_TIMEOUT_MS;
+    while (performance.now() < deadline) {
+      const response = await timedGet(`${base}/metrics`);
+      assert.equal(response.status, 200);
+      timings.push(response.ms);
+      await delay(50);
+    }
+    const bound = HEADERS_TIMEOUT_MS + HEADERS_TIMEOUT_MS + 1_000;
+    for (const client of [...slow, idle]) {
+      const closedAfterMs = await Promise.race([client.closed, delay(bound + 1_000).then(() => Number.POSITIVE_INFINITY)]);
+      assert.ok(closedAfterMs <= bound, `closed after ${closedAfterMs} ms`);
+    }
+    for (const client of slow) assert.ok(client.received() === '' || /^HTTP\/1\.1 (408|400) /.test(client.received()), statusLine(client.received()));
+    assert.ok(Math.max(...timings) < 200, `other clients were served in ${Math.max(...timings).toFixed(1)} ms at worst`);
+  });
+
+  it('a failing source is a 500 for that request only, logged, and the server keeps serving', async () => {
+    failStatus = true;
+    try {
+      assert.equal((await timedGet(`${base}/`)).status, 500);
+    } finally {
+      failStatus = false;
+    }
+    assert.deepEqual(errors, ['http handler failed']);
+    assert.equal((await timedGet(`${base}/`)).status, 200);
+  });
+});
+
+describe('the spawned daemon under hostile HTTP clients keeps probing on schedule', { timeout: 60_000 }, () => {
+  let redis: RedisServer;
+  let dir: string;
+  let daemon: ChildProcessWithoutNullStreams;
+  let exited: Promise<CliRun>;
+  let base: string;
+  const metrics = async () => (await fetch(`${base}/metrics`)).text();
+  const cycles = async () => sampleValue(await metrics(), 'redis_probe_cycles_total', { target: 'healthy' }) ?? 0;
+
+  before(async () => {
+    redis = await startRedis();
+    dir = await mkdtemp(join(tmpdir(), 'redis-probe-http-'));
+    const httpPort = await freePort();
+    base = `http://127.0.0.1:${httpPort}`;
+    await writeFile(
+      join(dir, 'config.yaml'),
+      `server: { host: 127.0.0.1, port: ${httpPort} }
+defaults: { schedule: "* * * * * *", timeout: 1s, tls: { enabled: false } }
+targets:
+  - { name: healthy, host: 127.0.0.1, port: ${redis.port} }
+`,
+    );
+    daemon = spawnCli(['run', '--config', join(dir, 'config.yaml')]);
+    exited = collect(daemon, 60_000);
+    await waitFor(async () => (await cycles().catch(() => 0)) >= 1, { timeoutMs: 10_000, intervalMs: 100, message: 'a first cycle' });
+  });
+  after(async () => {
+    if (daemon.exitCode === null) daemon.kill('SIGKILL');
+    await redis.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('an oversized header gets 431/400 and probing carries on', async () => {
+    const before = await cycles();
+    const big = await fetch(`${base}/metrics`, { headers: { 'x-big': 'b'.repeat(9 * 1024) } });
+    assert.ok([400, 431].includes(big.status), String(big.status));
+    await waitFor(async () => (await cycles()) >= before + 2, { timeoutMs: 4_000, message: 'two more cycles' });
+    assert.equal(sampleValue(await metrics(), 'redis_probe_success', { target: 'healthy' }), 1);
+  });
+
+  it('slowloris clients are cut off by the default timeouts (5 s, checked every second) without delaying cycles or scrapes', async (t) => {
+    const slow = await Promise.all(Array.from({ length: 20 }, () => rawClient(Number(new URL(base).port))));
+    for (const client of slow) slowloris(client, 100);
+    const startedMs = performance.now();
+    const before = await cycles();
+    const scrapeMs: number[] = [];
+    // Scrape through the whole attack: the server stays responsive while the slow clients hold their sockets.
+    while (performance.now() - startedMs < 5_000) {
+      const response = await timedGet(`${base}/metrics`);
+      assert.equal(response.status, 200);
+      scrapeMs.push(response.ms);
+      await delay(100);
+    }
+    const closedAfterMs = await Promise.all(slow.map((client) => Promise.race([client.closed, delay(8_000).then(() => Number.POSITIVE_INFINITY)])));
+    const elapsedS = (performance.now() - startedMs) / 1000;
+    const ran = (await cycles()) - before;
+    t.diagnostic(
+      `slow clients closed after ${Math.round(Math.min(...closedAfterMs))}-${Math.round(Math.max(...closedAfterMs))} ms; ` +
+        `${ran} cycles in ${elapsedS.toFixed(1)} s; scrapes max ${Math.max(...scrapeMs).toFixed(1)} ms`,
+    );
+    assert.ok(Math.max(...closedAfterMs) <= 5_000 + 1_000 + 1_000, 'cut off within the headers timeout plus one check interval');
+    assert.ok(ran >= Math.floor(elapsedS) - 1, `${ran} cycles in ${elapsedS.toFixed(1)} s`);
+    assert.ok(Math.max(...scrapeMs) < 250, `scrapes took up to ${Math.max(...scrapeMs).toFixed(1)} ms`);
+    assert.equal(sampleValue(await metrics(), 'redis_probe_success', { target: 'healthy' }), 1);
+  });
+
+  it('still stops cleanly afterwards', async () => {
+    daemon.kill('SIGTERM');
+    const run = await exited;
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stderr, '');
+  });
+});
