@@ -1,7 +1,5 @@
-import { isIP } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { Redis } from 'ioredis';
-import type { RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Clock } from './clock.ts';
 import type { Credential, RedisAuth } from './credentials.ts';
 import type { TargetConfig } from './config/types.ts';
@@ -10,6 +8,8 @@ import { classifyError, UnexpectedReplyError } from './classify-error.ts';
 import { parseClientList } from './client-list.ts';
 import type { SecretRedactor } from './secrets.ts';
 import { withTimeout } from './timeout.ts';
+import { isReplyError, openConnection as openRedisConnection, sendAuth, setUpSession } from './redis-connection.ts';
+import type { ConnectionFactory } from './redis-connection.ts';
 
 /** One target's prober: owns its connection and turns a cycle into a CycleResult (never throws). */
 export interface TargetProbe {
@@ -30,7 +30,7 @@ export interface ProbeDeps {
   readonly randomValue: () => string;
   readonly redactor: SecretRedactor;
   /** Seam for tests that need to observe or wrap connections. */
-  readonly createConnection?: (options: RedisOptions) => Redis;
+  readonly createConnection?: ConnectionFactory;
 }
 
 /** Steps whose refusal for lack of permission or support is reported, not counted as a failure. */
@@ -61,23 +61,6 @@ export function createTargetProbe(target: TargetConfig, deps: ProbeDeps): Target
   let closed = false;
   let unsubscribeCredential: (() => void) | undefined;
 
-  const connectionOptions = (): RedisOptions => ({
-    host: target.host,
-    port: target.port,
-    lazyConnect: true,
-    // ioredis 6 defaults to RESP3 via HELLO, sent before our AUTH; RESP2 works on every Redis and Azure tier.
-    protocol: 2,
-    // The probe owns reconnection and authentication so that each is timed as its own step.
-    retryStrategy: () => null,
-    enableReadyCheck: false,
-    enableOfflineQueue: false,
-    autoResubscribe: false,
-    autoResendUnfulfilledCommands: false,
-    maxRetriesPerRequest: 0,
-    connectTimeout: target.timeoutMs,
-    ...(target.tls.enabled ? { tls: tlsOptions(target) } : {}),
-  });
-
   const dropConnection = (): void => {
     const old = client;
     client = undefined;
@@ -98,50 +81,26 @@ export function createTargetProbe(target: TargetConfig, deps: ProbeDeps): Target
     }
   };
 
-  const sendAuth = (connection: Redis, auth: RedisAuth): Promise<unknown> =>
-    auth.username === undefined ? connection.auth(auth.password) : connection.auth(auth.username, auth.password);
-
-  /** Session setup that must follow AUTH: name the connection (best effort) and pick the database. */
-  const setUpSession = async (connection: Redis, auth: RedisAuth | undefined): Promise<boolean> => {
-    const pipeline = connection.pipeline();
-    if (auth?.username !== undefined) pipeline.auth(auth.username, auth.password);
-    else if (auth) pipeline.auth(auth.password);
-    pipeline.client('SETNAME', connectionName);
-    if (target.db !== 0) pipeline.select(target.db);
-    const replies = (await pipeline.exec()) ?? [];
-    const authError = auth ? replies[0]?.[0] : null;
-    if (authError) throw authError;
-    const offset = auth ? 1 : 0;
-    const selectError = target.db !== 0 ? replies[offset + 1]?.[0] : null;
-    if (selectError) throw selectError;
-    // Only a refusal of SETNAME is tolerated; a garbled reply or a dropped connection fails the session.
-    const nameError = replies[offset]?.[0];
-    if (nameError && !isReplyError(nameError)) throw nameError;
-    return !nameError;
-  };
-
   const openConnection = async (timings: StepTiming[], observations: Observations): Promise<Redis> => {
     dropConnection();
-    const connection = (deps.createConnection ?? ((options) => new Redis(options)))(connectionOptions());
-    // ioredis rejects connect() with a bare "Connection is closed."; the real cause came as an 'error' event.
-    let lastError: unknown;
-    connection.on('error', (error: unknown) => {
-      lastError = error;
-    });
-    // A stream that died during session setup fails later commands with "Stream isn't writeable"; report why it died.
-    const rethrowRootCause = (error: unknown): never => {
-      throw isReplyError(error) ? error : (lastError ?? error);
-    };
+    const opened = openRedisConnection(target, deps.createConnection);
+    const connection = opened.redis;
     client = connection;
     const auth = credential ? currentAuth(credential) : undefined;
+    const session = { ...(auth ? { auth } : {}), name: connectionName, db: target.db };
+    const openSession = () =>
+      setUpSession(connection, session).then(
+        (setup) => setup.named,
+        (error: unknown) => {
+          throw opened.rootCause(error);
+        },
+      );
     await step('connect', timings, async () => {
-      await connection.connect().catch((error: unknown) => {
-        throw lastError ?? error;
-      });
-      if (!auth) nameIsSet = await setUpSession(connection, undefined).catch(rethrowRootCause);
+      await opened.connect();
+      if (!auth) nameIsSet = await openSession();
     });
     observations.serverCertNotAfterMs = peerCertificateExpiry(connection);
-    if (auth) nameIsSet = await step('auth', timings, () => setUpSession(connection, auth).catch(rethrowRootCause));
+    if (auth) nameIsSet = await step('auth', timings, openSession);
     connection.once('close', () => {
       if (client === connection && !cycleRunning && !closed) for (const listener of lostListeners) listener();
     });
@@ -272,18 +231,6 @@ function currentAuth(credential: Credential): RedisAuth {
 }
 
 /** TLS options for any connection to the target (the probe's and the maintenance subscriber's). */
-export function tlsOptions(target: TargetConfig): NonNullable<RedisOptions['tls']> {
-  const { tls } = target;
-  const servername = tls.servername ?? (isIP(target.host) ? undefined : target.host);
-  return {
-    rejectUnauthorized: tls.verify,
-    ...(servername !== undefined ? { servername } : {}),
-    ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
-    ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
-    ...(tls.key !== undefined ? { key: tls.key } : {}),
-  };
-}
-
 function peerCertificateExpiry(connection: Redis): number | undefined {
   const socket = connection.stream as Partial<TLSSocket> | undefined;
   if (typeof socket?.getPeerCertificate !== 'function') return undefined;
@@ -292,9 +239,6 @@ function peerCertificateExpiry(connection: Redis): number | undefined {
   return Number.isNaN(parsed) ? undefined : parsed;
 }
 
-function isReplyError(error: unknown): boolean {
-  return error instanceof Error && error.name === 'ReplyError';
-}
 
 function isUnknownCommand(error: unknown): boolean {
   return isReplyError(error) && /^ERR unknown (sub)?command/i.test((error as Error).message);

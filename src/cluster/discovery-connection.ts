@@ -1,9 +1,9 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { TargetConfig } from '../config/types.ts';
 import type { Credential } from '../credentials.ts';
 import type { Step, StepTiming } from '../probe-result.ts';
 import type { ProbeDeps } from '../probe.ts';
-import { tlsOptions } from '../probe.ts';
+import { openConnection, sendAuth } from '../redis-connection.ts';
 import { withTimeout } from '../timeout.ts';
 import { parseClusterShards, parseClusterSlots } from './discover.ts';
 import type { ClusterTopology } from './discover.ts';
@@ -36,24 +36,8 @@ export async function fetchTopology(
   timings: StepTiming[],
 ): Promise<ClusterTopology> {
   const { clock } = deps;
-  const connection = (deps.createConnection ?? ((options) => new Redis(options)))({
-    host: endpoint.host,
-    port: endpoint.port,
-    lazyConnect: true,
-    // Same reasons as the probe: RESP2 everywhere, no hidden retries, every wait bounded by our timeout.
-    protocol: 2,
-    retryStrategy: () => null,
-    enableReadyCheck: false,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    connectTimeout: endpoint.timeoutMs,
-    ...(endpoint.tls.enabled ? { tls: tlsOptions(endpoint) } : {}),
-  });
-  // connect() rejects with a bare "Connection is closed."; the real cause arrives as an 'error' event.
-  let lastError: unknown;
-  connection.on('error', (error: unknown) => {
-    lastError = error;
-  });
+  const opened = openConnection(endpoint, deps.createConnection);
+  const connection = opened.redis;
   const step = async <T>(name: Step, work: () => Promise<T>): Promise<T> => {
     const started = clock.monotonicMs();
     try {
@@ -65,11 +49,7 @@ export async function fetchTopology(
     }
   };
   try {
-    await step('connect', () =>
-      connection.connect().catch((error: unknown) => {
-        throw lastError ?? error;
-      }),
-    );
+    await step('connect', () => opened.connect());
     if (deps.credential) await step('auth', () => authenticate(connection, deps.credential as Credential));
     const context = { tls: endpoint.tls.enabled, connectedHost };
     return await step('discover', async () => {
@@ -87,8 +67,7 @@ export async function fetchTopology(
 }
 
 async function authenticate(connection: Redis, credential: Credential): Promise<void> {
-  const auth = credential.current();
-  await (auth.username === undefined ? connection.auth(auth.password) : connection.auth(auth.username, auth.password));
+  await sendAuth(connection, credential.current());
 }
 
 function isUnknownSubcommand(error: unknown): boolean {

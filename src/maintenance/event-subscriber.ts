@@ -1,9 +1,9 @@
-import { Redis } from 'ioredis';
-import type { RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Clock, TimerHandle } from '../clock.ts';
 import type { TargetConfig } from '../config/types.ts';
-import type { Credential, RedisAuth } from '../credentials.ts';
-import { tlsOptions } from '../probe.ts';
+import type { Credential } from '../credentials.ts';
+import { openConnection, setUpSession } from '../redis-connection.ts';
+import type { ConnectionFactory } from '../redis-connection.ts';
 import { withTimeout } from '../timeout.ts';
 import { MAINTENANCE_CHANNEL } from './parse-event.ts';
 
@@ -39,7 +39,7 @@ export interface EventSubscriberDeps {
   readonly initialDelayMs?: number;
   readonly maxDelayMs?: number;
   /** Seam for tests that need to observe connections. */
-  readonly createConnection?: (options: RedisOptions) => Redis;
+  readonly createConnection?: ConnectionFactory;
 }
 
 export const DEFAULT_SUBSCRIBER_INITIAL_DELAY_MS = 1_000;
@@ -71,23 +71,6 @@ export function createEventSubscriber(target: TargetConfig, deps: EventSubscribe
 
   const nextDelayMs = (): number => Math.min(maxDelayMs, initialDelayMs * 2 ** Math.min(failures++, 30));
 
-  const options = (): RedisOptions => ({
-    host: target.host,
-    port: target.port,
-    lazyConnect: true,
-    // ioredis 6 defaults to RESP3 via HELLO; every redis-probe connection speaks RESP2.
-    protocol: 2,
-    // Reconnection and authentication are ours: a fresh connection per attempt, AUTH with the current secret.
-    retryStrategy: () => null,
-    enableReadyCheck: false,
-    enableOfflineQueue: false,
-    autoResubscribe: false,
-    autoResendUnfulfilledCommands: false,
-    maxRetriesPerRequest: 0,
-    connectTimeout: target.timeoutMs,
-    ...(target.tls.enabled ? { tls: tlsOptions(target) } : {}),
-  });
-
   const scheduleAttempt = (reason: SubscribeReason, delayMs: number): void => {
     if (closed || retryTimer) return;
     retryTimer = clock.setTimeout(() => {
@@ -111,17 +94,6 @@ export function createEventSubscriber(target: TargetConfig, deps: EventSubscribe
     scheduleAttempt('reconnect', retryInMs);
   };
 
-  /** AUTH (when there is a credential) pipelined with CLIENT SETNAME, which is best effort. */
-  const setUpSession = async (connection: Redis, auth: RedisAuth | undefined): Promise<void> => {
-    const pipeline = connection.pipeline();
-    if (auth?.username !== undefined) pipeline.auth(auth.username, auth.password);
-    else if (auth) pipeline.auth(auth.password);
-    pipeline.client('SETNAME', deps.connectionName);
-    const replies = (await pipeline.exec()) ?? [];
-    const authError = auth ? replies[0]?.[0] : null;
-    if (authError) throw authError;
-  };
-
   const attempt = async (reason: SubscribeReason): Promise<void> => {
     if (closed || attemptInFlight) return;
     attemptInFlight = true;
@@ -130,27 +102,16 @@ export function createEventSubscriber(target: TargetConfig, deps: EventSubscribe
     try {
       // Read first: with no usable secret yet (no token), there is nothing to connect with.
       const auth = credential?.current();
-      const created = (deps.createConnection ?? ((redisOptions) => new Redis(redisOptions)))(options());
+      const opened = openConnection(target, deps.createConnection);
+      const created = opened.redis;
       connection = created;
       opening = created;
-      // ioredis rejects connect() with a bare "Connection is closed."; the cause came as an 'error' event.
-      let lastError: unknown;
-      created.on('error', (error: unknown) => {
-        lastError = error;
-      });
       created.on('message', (channel: string, message: string) => {
         // During a recycle both connections are subscribed for a moment: only the active one speaks.
         if (created === active && channel === MAINTENANCE_CHANNEL) observer.onMessage(message);
       });
-      await withTimeout(
-        created.connect().catch((error: unknown) => {
-          throw lastError ?? error;
-        }),
-        target.timeoutMs,
-        clock,
-        'connect',
-      );
-      await withTimeout(setUpSession(created, auth), target.timeoutMs, clock, 'auth');
+      await withTimeout(opened.connect(), target.timeoutMs, clock, 'connect');
+      await withTimeout(setUpSession(created, { ...(auth ? { auth } : {}), name: deps.connectionName }), target.timeoutMs, clock, 'auth');
       await withTimeout(created.subscribe(MAINTENANCE_CHANNEL), target.timeoutMs, clock, 'subscribe');
     } catch (error) {
       attemptInFlight = false;
