@@ -115,6 +115,7 @@ async function onceCommand(config: DaemonConfig, targetName: string | undefined,
         instanceId,
         randomValue: randomUUID,
         redactor,
+        listClients: true,
       });
       const results = await runner.run('manual');
       await runner.close();

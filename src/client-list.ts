@@ -1,20 +1,58 @@
 import type { ClientInfo } from './probe-result.ts';
 
-/** Parses CLIENT LIST output (`id=3 addr=127.0.0.1:5000 ... name=x ...` per line). */
+/*
+ * CLIENT LIST grows with the server's client count (one ~290-byte line each), and a cycle needs only the
+ * count and whether our own connection is listed: those are read without splitting the reply. Only
+ * `once` asks for the parsed list, and its parser reads just the three fields it returns.
+ */
+
+/** How many clients a CLIENT LIST reply lists (its non-empty lines). */
+export function countClients(text: string): number {
+  let count = 0;
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    if (end > start && text.slice(start, end).trim() !== '') count++;
+    start = end + 1;
+  }
+  return count;
+}
+
+/** Whether a connection named `name` is listed (a field is preceded by a space and ends at a space or line end). */
+export function listsConnectionNamed(text: string, name: string): boolean {
+  const field = ` name=${name}`;
+  for (let at = text.indexOf(field); at !== -1; at = text.indexOf(field, at + 1)) {
+    const next = text[at + field.length];
+    if (next === undefined || next === ' ' || next === '\n' || next === '\r') return true;
+  }
+  return false;
+}
+
+/** Parses CLIENT LIST output (`id=3 addr=127.0.0.1:5000 ... name=x ...` per line) into id, addr and name. */
 export function parseClientList(text: string): ClientInfo[] {
   const clients: ClientInfo[] = [];
-  for (const line of text.split('\n')) {
-    const trimmed = line.trim();
-    if (trimmed === '') continue;
-    const fields = new Map<string, string>();
-    for (const pair of trimmed.split(' ')) {
-      const eq = pair.indexOf('=');
-      if (eq > 0) fields.set(pair.slice(0, eq), pair.slice(eq + 1));
-    }
-    const id = fields.get('id');
-    const addr = fields.get('addr');
-    if (id === undefined || addr === undefined) continue;
-    clients.push({ id, addr, name: fields.get('name') ?? '' });
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    const id = field(text, start, end, 'id=');
+    const addr = id === undefined ? undefined : field(text, start, end, 'addr=');
+    if (id !== undefined && addr !== undefined) clients.push({ id, addr, name: field(text, start, end, 'name=') ?? '' });
+    start = end + 1;
   }
   return clients;
+}
+
+/** The value of `key` (with its `=`) in the line text[start, end): a field starts the line or follows a space. */
+function field(text: string, start: number, end: number, key: string): string | undefined {
+  let at = text.startsWith(key, start) ? start : -1;
+  if (at === -1) {
+    const found = text.indexOf(` ${key}`, start);
+    if (found === -1 || found >= end) return undefined;
+    at = found + 1;
+  }
+  const from = at + key.length;
+  const space = text.indexOf(' ', from);
+  return text.slice(from, space === -1 || space > end ? end : space).trim();
 }

@@ -75,6 +75,7 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
   const metrics = createProbeMetrics({
     version: deps.version,
     stepHistograms: config.metrics.stepHistograms,
+    preinitialiseFailures: config.metrics.preinitialiseFailures,
     ...(config.location !== undefined ? { location: config.location } : {}),
   });
   // The initial load is the first successful one.
@@ -122,32 +123,18 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
     run: (name) => scheduler.trigger(name, 'connection_lost'),
   });
 
-  /**
-   * The board keeps every target's last result while the daemon runs, and the status page shows only how
-   * many clients there were: keep that count, not the parsed CLIENT LIST (an object per client, each
-   * pinning the whole reply text), which made 1,000 targets on servers with 250 clients hold ~100 MB.
-   */
-  const clientCounts = new WeakMap<CycleResult, number>();
-  const forBoard = (result: CycleResult): CycleResult => {
-    const clients = result.observations.clients;
-    if (clients === undefined) return result;
-    const kept: CycleResult = { ...result, observations: { ...result.observations, clients: undefined } };
-    clientCounts.set(kept, clients.length);
-    return kept;
-  };
-
   const consume = (running: RunningTarget, results: readonly CycleResult[]): void => {
     if (running.config.cluster) {
       // One cluster cycle is one target outcome (metrics roll-up, board, state-change lines) plus a line per node.
       running.metrics.recordCluster(results);
       const { summary, representative } = summarizeClusterCycle(results);
-      const change = board.record(forBoard(summary));
+      const change = board.record(summary);
       for (const result of results) logCycle(logger, result, result === representative ? change : { state: change.state, newlyUnsupported: [] });
       return;
     }
     for (const result of results) {
       running.metrics.record(result);
-      logCycle(logger, result, board.record(forBoard(result)));
+      logCycle(logger, result, board.record(result));
     }
   };
 
@@ -286,7 +273,7 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
         registry: metrics.registry,
         isLive: () => scheduler.isLive(),
         isReady: () => started && scheduler.running,
-        status: () => ({ targets: board.snapshot().map((status) => describeStatus(status, clientCounts)) }),
+        status: () => ({ targets: board.snapshot().map(describeStatus) }),
         logger,
       });
       // A credential that fails here keeps retrying; its targets fail with reason `token` meanwhile.
@@ -318,7 +305,7 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
   };
 }
 
-function describeStatus(status: ReturnType<StatusBoard['snapshot']>[number], clientCounts: WeakMap<CycleResult, number>) {
+function describeStatus(status: ReturnType<StatusBoard['snapshot']>[number]) {
   const result = status.lastResult;
   return {
     target: status.target,
@@ -332,7 +319,7 @@ function describeStatus(status: ReturnType<StatusBoard['snapshot']>[number], cli
       steps: stepMillis(result),
       failure: result.failure,
       unsupportedSteps: result.unsupportedSteps,
-      clients: result.observations.clients?.length ?? clientCounts.get(result),
+      clients: result.observations.clientCount,
     },
   };
 }

@@ -37,7 +37,7 @@ export function formatOnceReport(target: TargetConfig, result: CycleResult, prin
   if (result.failure) {
     lines.push(`FAILED at ${result.failure.step}: ${result.failure.reason} (${result.failure.message})`);
   }
-  const clients = observations.clients ? `, ${observations.clients.length} clients` : '';
+  const clients = observations.clientCount !== undefined ? `, ${observations.clientCount} clients` : '';
   lines.push(
     `Summary: ${target.name} ${result.success ? 'OK' : 'FAILED'} in ${roundMs(result.durationMs)} ms${timings ? ` (${timings})` : ''}${clients}`,
   );

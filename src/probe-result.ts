@@ -49,6 +49,9 @@ export interface Observations {
   pingReply?: string;
   setReply?: string;
   getValue?: string | null;
+  /** How many clients the last CLIENT LIST listed. */
+  clientCount?: number;
+  /** The parsed CLIENT LIST, only when the caller asked for it (`once`). */
   clients?: readonly ClientInfo[];
   ownConnectionListed?: boolean;
   /** The TLS server certificate's notAfter, read at connect. */

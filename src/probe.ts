@@ -5,7 +5,7 @@ import type { Credential, RedisAuth } from './credentials.ts';
 import type { TargetConfig } from './config/types.ts';
 import type { CommandStep, CycleResult, CycleTrigger, Observations, Step, StepTiming } from './probe-result.ts';
 import { classifyError, UnexpectedReplyError } from './classify-error.ts';
-import { parseClientList } from './client-list.ts';
+import { countClients, listsConnectionNamed, parseClientList } from './client-list.ts';
 import type { SecretRedactor } from './secrets.ts';
 import { withTimeout } from './timeout.ts';
 import { isReplyError, openConnection as openRedisConnection, sendAuth, setUpSession } from './redis-connection.ts';
@@ -31,6 +31,8 @@ export interface ProbeDeps {
   readonly redactor: SecretRedactor;
   /** Seam for tests that need to observe or wrap connections. */
   readonly createConnection?: ConnectionFactory;
+  /** Keep the parsed CLIENT LIST in the result (for `once`); the daemon needs only the count. */
+  readonly listClients?: boolean;
 }
 
 /** Steps whose refusal for lack of permission or support is reported, not counted as a failure. */
@@ -148,9 +150,9 @@ export function createTargetProbe(target: TargetConfig, deps: ProbeDeps): Target
             case 'client_list': {
               const reply = await connection.client('LIST');
               if (typeof reply !== 'string') throw new UnexpectedReplyError('CLIENT LIST did not answer a string');
-              const clients = parseClientList(reply);
-              observations.clients = clients;
-              if (nameIsSet) observations.ownConnectionListed = clients.some((entry) => entry.name === connectionName);
+              observations.clientCount = countClients(reply);
+              if (nameIsSet) observations.ownConnectionListed = listsConnectionNamed(reply, connectionName);
+              if (deps.listClients) observations.clients = parseClientList(reply);
               return;
             }
           }

@@ -128,7 +128,7 @@ function daemonConfig(targets: readonly TargetConfig[]): DaemonConfig {
   return {
     server: { host: '127.0.0.1', port: 0, shutdownGraceMs: 2_000 },
     log: { level: 'info', format: 'json' },
-    metrics: { stepHistograms: false },
+    metrics: { stepHistograms: false, preinitialiseFailures: true },
     credentials: [],
     targets,
   };

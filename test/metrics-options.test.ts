@@ -26,8 +26,8 @@ const TARGETS = 'targets: [{ name: a, host: 127.0.0.1, tls: { enabled: false } }
 
 describe('metrics.stepHistograms', () => {
   it('defaults to true and resolves false from the config file', () => {
-    assert.deepEqual(parse(TARGETS).metrics, { stepHistograms: true });
-    assert.deepEqual(parse(`metrics: { stepHistograms: false }\n${TARGETS}`).metrics, { stepHistograms: false });
+    assert.deepEqual(parse(TARGETS).metrics, { stepHistograms: true, preinitialiseFailures: true });
+    assert.deepEqual(parse(`metrics: { stepHistograms: false, preinitialiseFailures: false }\n${TARGETS}`).metrics, { stepHistograms: false, preinitialiseFailures: false });
   });
 
   it('rejects a non-boolean and unknown keys with their field paths', () => {
@@ -62,5 +62,29 @@ describe('metrics.stepHistograms', () => {
     assert.equal(check.code, 0, check.output);
     target.remove();
     assert.ok(!(await metrics.registry.metrics()).includes('target="a"'), 'remove() still works without step histograms');
+  });
+});
+
+describe('metrics.preinitialiseFailures', () => {
+  const failed: CycleResult = { ...result, success: false, steps: [], failure: { step: 'set', reason: 'oom', message: 'OOM' } };
+
+  it('by default every step × reason failure series exists at 0 from the start', async () => {
+    const metrics = createProbeMetrics({ version: '1', defaultMetrics: false });
+    metrics.registerTarget(targetConfig({ name: 'a', port: 1 }), { authenticated: false });
+    const text = await metrics.registry.metrics();
+    assert.equal(sampleValue(text, 'redis_probe_cycle_failures_total', { target: 'a', step: 'get', reason: 'loading' }), 0);
+  });
+
+  it('with false a failure series appears at its first failure, and leaves with its target', async () => {
+    const metrics = createProbeMetrics({ version: '1', defaultMetrics: false, preinitialiseFailures: false });
+    const target = metrics.registerTarget(targetConfig({ name: 'a', port: 1 }), { authenticated: false });
+    assert.ok(!(await metrics.registry.metrics()).includes('redis_probe_cycle_failures_total{'));
+    target.record(failed);
+    const text = await metrics.registry.metrics();
+    assert.equal(sampleValue(text, 'redis_probe_cycle_failures_total', { target: 'a', step: 'set', reason: 'oom' }), 1);
+    assert.equal(text.match(/^redis_probe_cycle_failures_total\{/gm)?.length, 1);
+    assert.equal(sampleValue(text, 'redis_probe_cycles_total', { target: 'a' }), 1, 'cycles are still pre-initialised and counted');
+    target.remove();
+    assert.ok(!(await metrics.registry.metrics()).includes('target="a"'));
   });
 });

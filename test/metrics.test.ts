@@ -16,7 +16,7 @@ const success: CycleResult = {
     { step: 'set', durationMs: 0.7 },
   ],
   unsupportedSteps: ['client_list'],
-  observations: { clients: [{ id: '1', addr: 'x:1', name: '' }], serverCertNotAfterMs: 1_800_000_000_000 },
+  observations: { clientCount: 1, serverCertNotAfterMs: 1_800_000_000_000 },
 };
 const failure: CycleResult = {
   ...success,

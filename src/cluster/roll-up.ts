@@ -29,8 +29,8 @@ export function summarizeClusterCycle(results: readonly CycleResult[]): ClusterC
   }
   const unsupported = new Set<CommandStep>(results.flatMap((result) => result.unsupportedSteps));
   const observations: Observations = {};
-  const reporting = results.filter((result) => result.observations.clients !== undefined);
-  if (reporting.length > 0) observations.clients = reporting.flatMap((result) => result.observations.clients ?? []);
+  const counts = results.flatMap((result) => result.observations.clientCount ?? []);
+  if (counts.length > 0) observations.clientCount = counts.reduce((sum, count) => sum + count, 0);
   const expiries = results.flatMap((result) => result.observations.serverCertNotAfterMs ?? []);
   if (expiries.length > 0) observations.serverCertNotAfterMs = Math.min(...expiries);
 

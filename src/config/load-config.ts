@@ -56,8 +56,15 @@ export function parseConfig(text: string, sources: ConfigSources & { baseDir: st
   if (document.errors.length > 0) {
     throw new ConfigError(document.errors.map((error) => `yaml: ${error.message.split('\n')[0]}; fix the YAML syntax`));
   }
+  let raw: unknown;
+  try {
+    raw = document.toJS();
+  } catch (error) {
+    // yaml throws here, not in `errors`, for an alias to a missing anchor or an alias bomb (maxAliasCount).
+    throw new ConfigError([`yaml: ${error instanceof Error ? error.message : String(error)}; fix the YAML syntax`]);
+  }
   const substitutionIssues: SubstitutionIssue[] = [];
-  const tree = substituteEnv(document.toJS(), sources.env, substitutionIssues);
+  const tree = substituteEnv(raw, sources.env, substitutionIssues);
   const parsed = configFileSchema.safeParse(tree ?? {});
   const issues = substitutionIssues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
   if (!parsed.success) {
@@ -104,7 +111,10 @@ function resolveConfig(file: ConfigFile, sources: ConfigSources): DaemonConfig {
       shutdownGraceMs: file.server?.shutdownGrace ?? 10_000,
     },
     log: { level: file.log?.level ?? 'info', format: file.log?.format ?? 'json' },
-    metrics: { stepHistograms: file.metrics?.stepHistograms ?? true },
+    metrics: {
+      stepHistograms: file.metrics?.stepHistograms ?? true,
+      preinitialiseFailures: file.metrics?.preinitialiseFailures ?? true,
+    },
     credentials,
     targets,
     ...(location !== undefined ? { location } : {}),
@@ -336,7 +346,12 @@ function reportDuplicates(names: readonly string[], field: string, issues: strin
 export function formatPath(path: readonly PropertyKey[]): string {
   if (path.length === 0) return '(top level)';
   return path
-    .map((part, index) => (typeof part === 'number' ? `[${part}]` : `${index === 0 ? '' : '.'}${String(part)}`))
+    .map((part, index) => {
+      if (typeof part === 'number') return `[${part}]`;
+      // A key of the user's own (a label, an unknown key) may be empty or hold "." or ":": quote it so the path stays readable.
+      if (typeof part !== 'string' || !/^[A-Za-z0-9_-]+$/.test(part)) return `[${JSON.stringify(String(part))}]`;
+      return `${index === 0 ? '' : '.'}${part}`;
+    })
     .join('');
 }
 

@@ -13,7 +13,12 @@ const duration = (what: string, minMs = 1) =>
       error: `must be a duration such as "500ms", "5s", "2m" or "1h" (${what})`,
     })
     .transform((text) => parseDurationMs(text) as number)
-    .refine((ms) => ms >= minMs, { error: `must be at least ${minMs}ms (${what})` });
+    .refine((ms) => ms >= minMs, { error: `must be at least ${minMs}ms (${what})` })
+    // Node runs a longer timer after 1 ms instead, so "30d" would mean "at once".
+    .refine((ms) => ms <= MAX_DURATION_MS, { error: `must be at most 24d (${what})` });
+
+/** The longest delay a Node timer honours: 2^31 - 1 ms, about 24.8 days. */
+const MAX_DURATION_MS = 2 ** 31 - 1;
 
 /** Error text for a required field: "is required" when absent, `message` when mistyped. */
 const required = (message: string) => (issue: { input?: unknown }) => (issue.input === undefined ? 'is required' : message);
@@ -170,6 +175,8 @@ export const configFileSchema = z.strictObject({
     .strictObject({
       // false drops the per-step latency histograms (16 series per step and target); the cycle histogram stays.
       stepHistograms: z.boolean({ error: 'must be true or false' }).optional(),
+      // false creates a failure series at its first failure instead of every step × reason at 0.
+      preinitialiseFailures: z.boolean({ error: 'must be true or false' }).optional(),
     })
     .optional(),
   location: z

@@ -5,8 +5,8 @@ import type { EntraSourceName } from './schema.ts';
 export interface DaemonConfig {
   readonly server: { readonly host: string; readonly port: number; readonly shutdownGraceMs: number };
   readonly log: { readonly level: LogLevel; readonly format: 'json' | 'pretty' };
-  /** `stepHistograms: false` keeps the cycle histogram but drops the per-step ones (fewer series). */
-  readonly metrics: { readonly stepHistograms: boolean };
+  /** Series-count trade-offs: `stepHistograms: false` drops the per-step histograms, `preinitialiseFailures: false` the zero failure series. */
+  readonly metrics: { readonly stepHistograms: boolean; readonly preinitialiseFailures: boolean };
   readonly credentials: readonly CredentialConfig[];
   readonly targets: readonly TargetConfig[];
   /** Added as a `location` label to every series, so probes from several regions can be compared. */

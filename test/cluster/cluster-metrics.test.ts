@@ -22,7 +22,7 @@ function nodeResult(node: string, overrides: Partial<CycleResult> = {}): CycleRe
       { step: 'set', durationMs: 0.4 },
     ],
     unsupportedSteps: [],
-    observations: { clients: [{ id: '1', addr: 'x:1', name: '' }] },
+    observations: { clientCount: 1 },
     ...overrides,
   };
 }
@@ -127,7 +127,7 @@ describe('cluster metrics: per-node series plus a target roll-up', () => {
 describe('summarizeClusterCycle', () => {
   it('rolls node results into one: wall time, slowest step, summed clients, earliest certificate', () => {
     const { summary, representative } = summarizeClusterCycle([
-      nodeResult('a:1', { startedAtMs: T0, durationMs: 3, observations: { clients: [], serverCertNotAfterMs: 2000 } }),
+      nodeResult('a:1', { startedAtMs: T0, durationMs: 3, observations: { clientCount: 0, serverCertNotAfterMs: 2000 } }),
       nodeResult('b:1', { startedAtMs: T0 + 1, durationMs: 4, steps: [{ step: 'ping', durationMs: 0.9 }], unsupportedSteps: ['client_list'], observations: { serverCertNotAfterMs: 1000 } }),
     ]);
     assert.equal(summary.node, undefined);
@@ -135,7 +135,7 @@ describe('summarizeClusterCycle', () => {
     assert.equal(summary.durationMs, 5);
     assert.deepEqual(summary.steps, [{ step: 'ping', durationMs: 0.9 }, { step: 'set', durationMs: 0.4 }]);
     assert.deepEqual(summary.unsupportedSteps, ['client_list']);
-    assert.equal(summary.observations.clients?.length, 0);
+    assert.equal(summary.observations.clientCount, 0);
     assert.equal(summary.observations.serverCertNotAfterMs, 1000);
     assert.equal(representative.node, 'a:1');
   });

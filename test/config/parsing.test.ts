@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { formatDurationMs, parseDurationMs } from '../../src/config/duration.ts';
 import { substituteEnv } from '../../src/config/env-substitution.ts';
 import type { SubstitutionIssue } from '../../src/config/env-substitution.ts';
-import { parseClientList } from '../../src/client-list.ts';
+import { countClients, listsConnectionNamed, parseClientList } from '../../src/client-list.ts';
 
 describe('durations', () => {
   it('parses the units users write', () => {
@@ -46,5 +46,19 @@ describe('parseClientList', () => {
   });
   it('skips blank and malformed lines', () => {
     assert.deepEqual(parseClientList('\ngarbage\nfd=1\n'), []);
+  });
+});
+
+describe('reading CLIENT LIST without parsing it', () => {
+  const text = 'id=3 addr=127.0.0.1:50000 fd=8 name=redis-probe:i:a age=1\nid=4 addr=[::1]:1234 fd=9 name=redis-probe:i:ab\r\n\n';
+  it('counts the listed clients', () => {
+    assert.equal(countClients(text), 2);
+    assert.equal(countClients(''), 0);
+  });
+  it('finds a connection by its exact name, not by a prefix of another', () => {
+    assert.equal(listsConnectionNamed(text, 'redis-probe:i:a'), true);
+    assert.equal(listsConnectionNamed(text, 'redis-probe:i:ab'), true);
+    assert.equal(listsConnectionNamed(text, 'redis-probe:i'), false);
+    assert.equal(listsConnectionNamed(text, 'redis-probe:i:abc'), false);
   });
 });

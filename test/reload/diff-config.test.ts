@@ -13,7 +13,7 @@ function config(targets: readonly TargetConfig[], credentials: readonly Credenti
   return {
     server: { host: '127.0.0.1', port: 9637, shutdownGraceMs: 10_000 },
     log: { level: 'info', format: 'json' },
-    metrics: { stepHistograms: true },
+    metrics: { stepHistograms: true, preinitialiseFailures: true },
     credentials,
     targets,
     ...extra,
@@ -93,7 +93,7 @@ describe('diffConfig', () => {
     const after = config([target('a')], [], {
       server: { host: '0.0.0.0', port: 9999, shutdownGraceMs: 10_000 },
       log: { level: 'debug', format: 'json' },
-      metrics: { stepHistograms: false },
+      metrics: { stepHistograms: false, preinitialiseFailures: true },
     });
     const diff = diffConfig(before, after);
     assert.deepEqual(diff.restartRequired, ['server.host', 'server.port', 'log.level', 'metrics.stepHistograms']);

@@ -1,0 +1,39 @@
+/**
+ * One benchmark phase in a process of its own, so CPU time and RSS belong to that phase alone.
+ * Started by bench/run.ts with the phase name and its options as JSON; answers over IPC.
+ */
+import { applyExperiments } from './experiments.ts';
+import type { AccuracyOptions, CostOptions, DetectionOptions, PhaseName, RenderOptions, ScaleOptions } from './phases.ts';
+
+const [phase, json] = process.argv.slice(2) as [PhaseName, string];
+const options = JSON.parse(json) as { experiments?: readonly string[] };
+// Before src/ is imported (by phases.ts, loaded dynamically below).
+applyExperiments(options.experiments ?? []);
+const { accuracyPhase, costPhase, detectionPhase, renderPhase, scalePhase } = await import('./phases.ts');
+
+// If the orchestrator dies, so do we (startRedis' exit hook then kills our redis-servers).
+process.on('disconnect', () => process.exit(3));
+
+async function main(): Promise<unknown> {
+  switch (phase) {
+    case 'accuracy':
+      return accuracyPhase(options as AccuracyOptions);
+    case 'cost':
+      return costPhase(options as CostOptions);
+    case 'scale':
+      return scalePhase(options as ScaleOptions);
+    case 'render':
+      return renderPhase(options as RenderOptions);
+    case 'detection':
+      return detectionPhase(options as DetectionOptions);
+  }
+}
+
+main().then(
+  (result) => process.send?.({ ok: true, result }, () => process.exit(0)),
+  (error: unknown) => {
+    const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    process.stderr.write(`[bench] phase ${phase} failed: ${message}\n`);
+    process.send?.({ ok: false, error: message }, () => process.exit(1));
+  },
+);

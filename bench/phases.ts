@@ -1,0 +1,508 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import type { Histogram } from 'prom-client';
+import { systemClock } from '../src/clock.ts';
+import { createTargetProbe } from '../src/probe.ts';
+import { createSecretRedactor } from '../src/secrets.ts';
+import { startRedis } from '../test/support/redis-server.ts';
+import type { RedisServer } from '../test/support/redis-server.ts';
+import {
+  bareClient,
+  bareCycle,
+  benchConfig,
+  countSeries,
+  cpuMicros,
+  pacedBareLoop,
+  progress,
+  sleep,
+  startDaemonHarness,
+  startResourceMonitor,
+  summarize,
+  until,
+} from './support.ts';
+import type { CycleSample, DaemonHarness, Summary } from './support.ts';
+
+const run = promisify(execFile);
+
+async function withServers<T>(count: number, body: (servers: RedisServer[]) => Promise<T>): Promise<T> {
+  const servers: RedisServer[] = [];
+  try {
+    // A few at a time: 40 servers start in a couple of seconds without a fork storm on 2 cores.
+    for (let index = 0; index < count; index += 8) {
+      servers.push(...(await Promise.all(Array.from({ length: Math.min(8, count - index) }, () => startRedis()))));
+    }
+    return await body(servers);
+  } finally {
+    await Promise.all(servers.map((server) => server.stop()));
+  }
+}
+
+const pingOf = (cycles: readonly CycleSample[]): number[] =>
+  cycles.flatMap((cycle) => (cycle.ok && cycle.steps.ping !== undefined ? [cycle.steps.ping] : []));
+
+// ---------------------------------------------------------------- 1. accuracy
+
+export interface AccuracyOptions {
+  readonly benchmarkRequests: number;
+  readonly bareRequests: number;
+  readonly probeCycles: number;
+  readonly pacedTargets: number;
+  readonly pacedSeconds: number;
+  readonly logPath?: string;
+  readonly experiments?: readonly string[];
+}
+
+/** A latency row in milliseconds. */
+export interface LatencyRow {
+  readonly p50: number;
+  readonly p99: number;
+  readonly n: number;
+}
+
+export async function accuracyPhase(options: AccuracyOptions) {
+  return withServers(1, async ([server]) => {
+    const port = server!.port;
+    progress(`accuracy: redis-benchmark -t ping -c 1 -P 1 -n ${options.benchmarkRequests}`);
+    const { stdout } = await run('redis-benchmark', [
+      '-h', '127.0.0.1', '-p', String(port), '-t', 'ping', '-c', '1', '-P', '1', '-n', String(options.benchmarkRequests), '--csv', '--precision', '3',
+    ]);
+    const redisBenchmark: Record<string, LatencyRow> = {};
+    for (const line of stdout.trim().split('\n').slice(1)) {
+      const cells = line.split(',').map((cell) => cell.replaceAll('"', ''));
+      redisBenchmark[cells[0]!] = { p50: Number(cells[4]), p99: Number(cells[6]), n: options.benchmarkRequests };
+    }
+
+    progress(`accuracy: bare ioredis PING loop, ${options.bareRequests} requests`);
+    const client = await bareClient(port);
+    for (let index = 0; index < 1000; index++) await client.ping();
+    const barePing: number[] = [];
+    for (let index = 0; index < options.bareRequests; index++) {
+      const started = performance.now();
+      await client.ping();
+      barePing.push(performance.now() - started);
+    }
+    const bareCyclePing: number[] = [];
+    for (let index = 0; index < 200; index++) await bareCycle(client, 'bare:acc');
+    for (let index = 0; index < options.probeCycles; index++) await bareCycle(client, 'bare:acc', bareCyclePing);
+    client.disconnect();
+
+    progress(`accuracy: the real probe (createTargetProbe.runCycle) back to back, ${options.probeCycles} cycles`);
+    const [target] = benchConfig({ count: 1, ports: [port], schedule: '* * * * * *', prefix: 'acc' }).targets;
+    const probe = createTargetProbe(target!, { clock: systemClock, instanceId: 'bench', randomValue: randomUUID, redactor: createSecretRedactor() });
+    for (let index = 0; index < 200; index++) await probe.runCycle('manual');
+    const probePing: number[] = [];
+    let probeFailures = 0;
+    for (let index = 0; index < options.probeCycles; index++) {
+      const result = await probe.runCycle('manual');
+      if (!result.success) probeFailures++;
+      const ping = result.steps.find((timing) => timing.step === 'ping');
+      if (ping) probePing.push(ping.durationMs);
+    }
+    await probe.close();
+
+    progress(`accuracy: daemon with ${options.pacedTargets} targets every second for ${options.pacedSeconds} s`);
+    const harness = await startDaemonHarness({
+      config: benchConfig({ count: options.pacedTargets, ports: [port], schedule: '* * * * * *' }),
+      ...(options.logPath ? { logPath: options.logPath } : {}),
+      ...(options.experiments ? { experiments: options.experiments } : {}),
+    });
+    await sleep(2_000);
+    const fromIndex = harness.cycles.length;
+    await sleep(options.pacedSeconds * 1000);
+    const daemonCycles = harness.cycles.slice(fromIndex);
+    const histogram = await histogramQuantiles(harness, 'ping');
+    await harness.stop();
+
+    progress(`accuracy: bare ioredis paced like the daemon, ${options.pacedTargets} connections for ${options.pacedSeconds} s`);
+    const clients = await Promise.all(
+      Array.from({ length: options.pacedTargets }, async (_, index) => ({ name: `t-${index}`, client: await bareClient(port) })),
+    );
+    const pacedPing: number[] = [];
+    const loop = pacedBareLoop(clients, 1000, pacedPing);
+    await sleep(2_000);
+    pacedPing.length = 0;
+    await sleep(options.pacedSeconds * 1000);
+    loop.stop();
+    await sleep(50);
+    for (const { client: each } of clients) each.disconnect();
+
+    const row = (summary: Summary): LatencyRow => ({ p50: summary.p50, p99: summary.p99, n: summary.n });
+    return {
+      redisBenchmark,
+      bareLoop: row(summarize(barePing)),
+      bareCycleLoop: row(summarize(bareCyclePing)),
+      probeLoop: { ...row(summarize(probePing)), failures: probeFailures },
+      barePaced: { ...row(summarize(pacedPing)), errors: loop.errors },
+      daemonPaced: { ...row(summarize(pingOf(daemonCycles))), failures: daemonCycles.filter((cycle) => !cycle.ok).length },
+      daemonHistogram: histogram,
+    };
+  });
+}
+
+/** What Prometheus' histogram_quantile would answer for a step over every target (ms). */
+async function histogramQuantiles(harness: DaemonHarness, step: string): Promise<{ p50: number; p99: number; n: number } | undefined> {
+  const metric = harness.daemon.metrics.registry.getSingleMetric('redis_probe_step_duration_seconds') as Histogram | undefined;
+  if (!metric) return undefined;
+  const buckets = new Map<number, number>();
+  for (const value of (await metric.get()).values) {
+    if (value.metricName !== 'redis_probe_step_duration_seconds_bucket' || value.labels.step !== step) continue;
+    const le = value.labels.le === '+Inf' ? Infinity : Number(value.labels.le);
+    buckets.set(le, (buckets.get(le) ?? 0) + value.value);
+  }
+  const sorted = [...buckets].sort((a, b) => a[0] - b[0]);
+  const total = sorted.at(-1)?.[1] ?? 0;
+  const quantile = (q: number): number => {
+    const rank = q * total;
+    let lowerBound = 0;
+    let lowerCount = 0;
+    for (const [le, count] of sorted) {
+      if (count >= rank) {
+        if (le === Infinity) return lowerBound * 1000;
+        return (lowerBound + ((le - lowerBound) * (rank - lowerCount)) / Math.max(1, count - lowerCount)) * 1000;
+      }
+      lowerBound = le;
+      lowerCount = count;
+    }
+    return Number.NaN;
+  };
+  return { p50: quantile(0.5), p99: quantile(0.99), n: total };
+}
+
+// ---------------------------------------------------------------- 2. cost per cycle
+
+export interface CostOptions {
+  readonly mode: 'daemon' | 'bare';
+  readonly targets: number;
+  readonly seconds: number;
+  readonly logPath?: string;
+  readonly experiments?: readonly string[];
+}
+
+export async function costPhase(options: CostOptions) {
+  return withServers(1, async ([server]) => {
+    const port = server!.port;
+    progress(`cost: ${options.mode}, ${options.targets} targets every second for ${options.seconds} s`);
+    let cycles: () => number;
+    let errors: () => number;
+    let stop: () => Promise<void>;
+    if (options.mode === 'daemon') {
+      const harness = await startDaemonHarness({
+        config: benchConfig({ count: options.targets, ports: [port], schedule: '* * * * * *' }),
+        ...(options.logPath ? { logPath: options.logPath } : {}),
+        ...(options.experiments ? { experiments: options.experiments } : {}),
+      });
+      cycles = () => harness.cycles.length;
+      errors = () => harness.cycles.filter((cycle) => !cycle.ok).length;
+      stop = () => harness.stop();
+    } else {
+      const clients = await Promise.all(
+        Array.from({ length: options.targets }, async (_, index) => ({ name: `t-${index}`, client: await bareClient(port) })),
+      );
+      const loop = pacedBareLoop(clients, 1000);
+      cycles = () => loop.cycles;
+      errors = () => loop.errors;
+      stop = async () => {
+        loop.stop();
+        await sleep(50);
+        for (const { client } of clients) client.disconnect();
+      };
+    }
+    // The first second connects every target; measure the steady state after it.
+    await sleep(2_500);
+    const cpu0 = cpuMicros();
+    const wall0 = performance.now();
+    const cycles0 = cycles();
+    await sleep(options.seconds * 1000);
+    const cpuUs = cpuMicros() - cpu0;
+    const wallMs = performance.now() - wall0;
+    const measuredCycles = cycles() - cycles0;
+    const errorCount = errors();
+    const clientListBytes = (await server!.cli('CLIENT', 'LIST')).length;
+    await stop();
+    return {
+      mode: options.mode,
+      targets: options.targets,
+      cycles: measuredCycles,
+      errors: errorCount,
+      cpuUsPerCycle: cpuUs / Math.max(1, measuredCycles),
+      cpuPercent: (cpuUs / 1000 / wallMs) * 100,
+      clientListBytes,
+    };
+  });
+}
+
+// ---------------------------------------------------------------- 3/4. scale and burst
+
+export interface ScaleOptions {
+  readonly label: string;
+  readonly servers: number;
+  readonly targets: number;
+  readonly schedule: string;
+  readonly intervalMs: number;
+  readonly seconds: number;
+  readonly stagger: boolean;
+  readonly stepHistograms: boolean;
+  /** registry.metrics() calls after the run, for the render time. */
+  readonly renders: number;
+  /** GET /metrics from a separate curl process this often during the run, like Prometheus (0: never). */
+  readonly scrapeIntervalS: number;
+  readonly logPath?: string;
+  readonly experiments?: readonly string[];
+}
+
+interface Scrape {
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly bytes: number;
+  /** This process's CPU time while the scrape was served (cycles interleaved are counted too). */
+  readonly cpuUs: number;
+}
+
+/** One scrape by an outside client, so receiving the text costs this process nothing. */
+async function curlScrape(url: string): Promise<Scrape> {
+  const cpu = cpuMicros();
+  const startMs = performance.now();
+  const { stdout } = await run('curl', ['-sS', '--max-time', '120', '-o', '/dev/null', '-w', '%{size_download}', url]);
+  return { startMs, endMs: performance.now(), bytes: Number(stdout), cpuUs: cpuMicros() - cpu };
+}
+
+export async function scalePhase(options: ScaleOptions) {
+  return withServers(options.servers, async (servers) => {
+    const ports = servers.map((server) => server.port);
+    progress(`${options.label}: ${options.targets} targets over ${options.servers} servers on "${options.schedule}" for ${options.seconds} s (stagger ${options.stagger ? 'on' : 'off'}, step histograms ${options.stepHistograms ? 'on' : 'off'}, scrape every ${options.scrapeIntervalS || '-'} s${options.experiments?.length ? `, proposed: ${options.experiments.join(', ')}` : ''})`);
+    const monitor = startResourceMonitor();
+    const rssBefore = process.memoryUsage.rss();
+    const harness = await startDaemonHarness({
+      config: benchConfig({ count: options.targets, ports, schedule: options.schedule, stepHistograms: options.stepHistograms }),
+      stagger: options.stagger,
+      ...(options.logPath ? { logPath: options.logPath } : {}),
+      ...(options.experiments ? { experiments: options.experiments } : {}),
+    });
+    const url = `http://127.0.0.1:${harness.daemon.httpPort}/metrics`;
+    const started = performance.now();
+    const cpuStart = cpuMicros();
+    const end = started + options.seconds * 1000;
+    // Cron ticks on whole multiples of the interval: the first one connects everything, so the
+    // steady window starts one interval after it.
+    const firstTickWall = Math.ceil((Date.now() + 1) / options.intervalMs) * options.intervalMs;
+    const steadyFrom = started + (firstTickWall - Date.now()) + options.intervalMs;
+
+    const scrapes: Scrape[] = [];
+    let scraping = options.scrapeIntervalS > 0;
+    const scrapeLoop = (async () => {
+      // Prometheus scrapes at a fixed phase of its own; none may still run when the window closes.
+      for (let next = started + 7_000; scraping && next < end - 5_000; next += options.scrapeIntervalS * 1000) {
+        await sleep(next - performance.now());
+        if (scraping) scrapes.push(await curlScrape(url));
+      }
+    })();
+
+    let steadyCpu: number | undefined;
+    let steadyWall = Number.POSITIVE_INFINITY;
+    if (steadyFrom < end - 1000) {
+      await sleep(steadyFrom - performance.now());
+      steadyCpu = cpuMicros();
+      steadyWall = performance.now();
+      monitor.resetLoop();
+    }
+    await sleep(Math.max(0, end - performance.now()));
+    const cpuEnd = cpuMicros();
+    const wallEnd = performance.now();
+    scraping = false;
+    const loopDelay = monitor.loopDelayMs();
+    const rssRunMax = monitor.maxRssBytes;
+    const memory = process.memoryUsage();
+    const heapUsed = memory.heapUsed;
+    // Everything below is read inside the run window; the daemon keeps running while we render.
+    const runCycles = harness.cycles.filter((cycle) => cycle.atMs <= wallEnd);
+    const runLateness = harness.lateness.filter((sample) => sample.atMs <= wallEnd);
+    const steadyCycles = runCycles.filter((cycle) => cycle.atMs >= steadyWall);
+    const steadyLateness = runLateness.filter((sample) => sample.atMs >= steadyWall);
+    const steadyScrapes = scrapes.filter((scrape) => scrape.startMs >= steadyWall);
+    const scrapeCpuUs = steadyScrapes.reduce((sum, scrape) => sum + scrape.cpuUs, 0);
+    // Runs planned while /metrics was being rendered wait for it: the scrape's share of lateness.
+    const plannedDuringScrape = (sample: { atMs: number; latenessMs: number }) =>
+      scrapes.some((scrape) => sample.atMs - sample.latenessMs >= scrape.startMs && sample.atMs - sample.latenessMs <= scrape.endMs);
+    const failuresByReason: Record<string, number> = {};
+    for (const cycle of runCycles) if (!cycle.ok) failuresByReason[cycle.reason ?? '?'] = (failuresByReason[cycle.reason ?? '?'] ?? 0) + 1;
+    // A render blocks the event loop: a cycle in flight meanwhile can time out with its reply already in.
+    const failedDuringScrape = runCycles.filter(
+      (cycle) => !cycle.ok && scrapes.some((scrape) => cycle.atMs >= scrape.startMs && cycle.atMs - cycle.durationMs <= scrape.endMs),
+    ).length;
+    const targetsWithCycle = new Set(runCycles.map((cycle) => cycle.target)).size;
+    await scrapeLoop;
+
+    progress(`${options.label}: rendering /metrics ${options.renders}×`);
+    const renderMs: number[] = [];
+    let series = countSeries('');
+    let bytes = 0;
+    for (let index = 0; index < options.renders; index++) {
+      const renderStart = performance.now();
+      const text = await harness.daemon.metrics.registry.metrics();
+      renderMs.push(performance.now() - renderStart);
+      if (index === options.renders - 1) {
+        series = countSeries(text);
+        bytes = text.length;
+      }
+    }
+    const rssAfterRender = process.memoryUsage.rss();
+    // What the daemon keeps between cycles (run with --expose-gc): state, not garbage.
+    (globalThis as { gc?: () => void }).gc?.();
+    const retainedHeapMb = process.memoryUsage().heapUsed / 2 ** 20;
+    const finalScrape = await curlScrape(url);
+    await harness.stop();
+    monitor.stop();
+    const steadyWallMs = wallEnd - steadyWall;
+    return {
+      label: options.label,
+      targets: options.targets,
+      servers: options.servers,
+      schedule: options.schedule,
+      seconds: options.seconds,
+      stagger: options.stagger,
+      stepHistograms: options.stepHistograms,
+      scrapeIntervalS: options.scrapeIntervalS,
+      createDaemonMs: harness.createMs,
+      targetsWithCycle,
+      cycles: runCycles.length,
+      failedCycles: runCycles.filter((cycle) => !cycle.ok).length,
+      failuresByReason,
+      failedDuringScrape,
+      skipped: harness.skipped.filter((atMs) => atMs <= wallEnd).length,
+      cpuPercentOverall: ((cpuEnd - cpuStart) / 1000 / (wallEnd - started)) * 100,
+      cpuPercentSteady: steadyCpu !== undefined ? ((cpuEnd - steadyCpu) / 1000 / steadyWallMs) * 100 : undefined,
+      cpuPercentSteadyWithoutScrapes: steadyCpu !== undefined ? ((cpuEnd - steadyCpu - scrapeCpuUs) / 1000 / steadyWallMs) * 100 : undefined,
+      steadySeconds: steadyCpu !== undefined ? steadyWallMs / 1000 : 0,
+      steadyCycles: steadyCycles.length,
+      cpuUsPerSteadyCycle: steadyCpu !== undefined ? (cpuEnd - steadyCpu - scrapeCpuUs) / Math.max(1, steadyCycles.length) : undefined,
+      scrapes: scrapes.length,
+      scrapeMs: summarize(scrapes.map((scrape) => scrape.endMs - scrape.startMs)),
+      scrapeCpuMs: summarize(scrapes.map((scrape) => scrape.cpuUs / 1000)),
+      rssBeforeMb: rssBefore / 2 ** 20,
+      rssMaxMb: rssRunMax / 2 ** 20,
+      rssAfterRenderMb: rssAfterRender / 2 ** 20,
+      heapUsedMb: heapUsed / 2 ** 20,
+      retainedHeapMb,
+      memoryAtEndMb: Object.fromEntries(Object.entries(memory).map(([key, value]) => [key, Math.round(value / 2 ** 20)])),
+      latenessAll: summarize(runLateness.map((sample) => sample.latenessMs)),
+      latenessSteady: summarize(steadyLateness.map((sample) => sample.latenessMs)),
+      latenessSteadyOutsideScrapes: summarize(steadyLateness.filter((sample) => !plannedDuringScrape(sample)).map((sample) => sample.latenessMs)),
+      loopDelaySteady: loopDelay,
+      cycleDurationSteady: summarize(steadyCycles.filter((cycle) => cycle.ok).map((cycle) => cycle.durationMs)),
+      pingSteady: summarize(pingOf(steadyCycles)),
+      renderMs: summarize(renderMs),
+      httpMetricsMs: finalScrape.endMs - finalScrape.startMs,
+      metricsBytes: bytes,
+      httpBytes: finalScrape.bytes,
+      series: series.total,
+      seriesByFamily: series.byFamily,
+    };
+  });
+}
+
+// ---------------------------------------------------------------- 3b. /metrics layouts
+
+export interface RenderOptions {
+  readonly targets: readonly number[];
+  readonly renders: number;
+  readonly experiments?: readonly string[];
+}
+
+/**
+ * Render time of registry.metrics() for the same targets under different series layouts, without
+ * redis (one synthetic successful cycle per target materialises the histograms). "No failure
+ * pre-init" is measured by resetting the failures counter, i.e. series appear at the first failure.
+ */
+export async function renderPhase(options: RenderOptions) {
+  const { createProbeMetrics } = await import('../src/metrics.ts');
+  const rows = [];
+  for (const count of options.targets) {
+    const targets = benchConfig({ count, ports: [6379], schedule: '*/10 * * * * *' }).targets;
+    for (const stepHistograms of [true, false]) {
+      for (const preinitFailures of [true, false]) {
+        progress(`render: ${count} targets, step histograms ${stepHistograms ? 'on' : 'off'}, failure pre-init ${preinitFailures ? 'on' : 'off'}`);
+        const metrics = createProbeMetrics({ version: 'bench', stepHistograms });
+        for (const target of targets) {
+          metrics.registerTarget(target, { authenticated: false }).record({
+            target: target.name,
+            trigger: 'schedule',
+            startedAtMs: Date.now(),
+            durationMs: 1.2,
+            success: true,
+            steps: (['connect', 'ping', 'set', 'get', 'client_list'] as const).map((step) => ({ step, durationMs: 0.25 })),
+            unsupportedSteps: [],
+            observations: { clients: [] },
+          });
+        }
+        if (!preinitFailures) (metrics.registry.getSingleMetric('redis_probe_cycle_failures_total') as { reset(): void } | undefined)?.reset();
+        const times: number[] = [];
+        let text = '';
+        // A 10,000-target render takes seconds: one is enough there.
+        for (let index = 0; index < (count > 2_000 ? 1 : options.renders); index++) {
+          const started = performance.now();
+          text = await metrics.registry.metrics();
+          times.push(performance.now() - started);
+        }
+        rows.push({ targets: count, stepHistograms, preinitFailures, series: countSeries(text).total, bytes: text.length, renderMs: summarize(times) });
+      }
+    }
+  }
+  return { rows };
+}
+
+// ---------------------------------------------------------------- 5. detection
+
+export interface DetectionOptions {
+  readonly repeats: number;
+  readonly schedule: string;
+  readonly paused: boolean;
+  readonly logPath?: string;
+  readonly experiments?: readonly string[];
+}
+
+export async function detectionPhase(options: DetectionOptions) {
+  return withServers(1, async ([server]) => {
+    const harness = await startDaemonHarness({
+      config: benchConfig({ count: 1, ports: [server!.port], schedule: options.schedule, prefix: 'det' }),
+      ...(options.logPath ? { logPath: options.logPath } : {}),
+      ...(options.experiments ? { experiments: options.experiments } : {}),
+    });
+    const name = 'det-0';
+    const registry = harness.daemon.metrics.registry;
+    const successLine = (value: 0 | 1) => `redis_probe_success{target="${name}"} ${value}\n`;
+    const shows = async (value: 0 | 1) => (await registry.metrics()).includes(successLine(value));
+    const up = async () => {
+      await harness.daemon.scheduler.trigger(name, 'manual');
+      await until(() => shows(1), 10_000, 'the target to be up', 20);
+    };
+    const measure = async (kind: 'killed' | 'paused') => {
+      await up();
+      // Land the failure at a different point of the 15 s interval each time.
+      await sleep(500 + Math.random() * 2_500);
+      const before = harness.cycles.length;
+      const started = performance.now();
+      if (kind === 'killed') await server!.kill();
+      else server!.pause();
+      await until(() => shows(0), 60_000, 'redis_probe_success 0', 5);
+      const detectedMs = performance.now() - started;
+      const failing = harness.cycles.slice(before).find((cycle) => !cycle.ok);
+      if (kind === 'paused') server!.resume();
+      await server!.restart();
+      return { kind, detectedMs, trigger: failing?.trigger, reason: failing?.reason };
+    };
+    const samples = [];
+    for (let index = 0; index < options.repeats; index++) {
+      progress(`detection: kill -9 redis-server, run ${index + 1}/${options.repeats}`);
+      samples.push(await measure('killed'));
+    }
+    if (options.paused) {
+      progress('detection: SIGSTOP redis-server (no connection close; found by the next scheduled cycle timing out)');
+      samples.push(await measure('paused'));
+    }
+    await harness.stop();
+    return { schedule: options.schedule, samples };
+  });
+}
+
+export type PhaseName = 'accuracy' | 'cost' | 'scale' | 'render' | 'detection';

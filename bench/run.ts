@@ -1,0 +1,440 @@
+/**
+ * `npm run bench [-- --quick] [-- --only=accuracy,cost,...] [-- --profile]`
+ *
+ * Runs each phase in a child process of its own (clean CPU and RSS figures), each with its own
+ * loopback redis-servers, then prints one table and writes bench/results/<timestamp>.json.
+ * Every duration and size is a flag; see FLAGS below.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { AccuracyOptions, CostOptions, DetectionOptions, PhaseName, RenderOptions, ScaleOptions } from './phases.ts';
+import { EXPERIMENTS } from './experiments.ts';
+import type { Summary } from './support.ts';
+import { progress } from './support.ts';
+
+const FLAGS = {
+  quick: { type: 'boolean', default: false },
+  only: { type: 'string' },
+  profile: { type: 'boolean', default: false },
+  'accuracy-requests': { type: 'string' },
+  'accuracy-cycles': { type: 'string' },
+  'accuracy-targets': { type: 'string' },
+  'accuracy-seconds': { type: 'string' },
+  'cost-targets': { type: 'string' },
+  'cost-seconds': { type: 'string' },
+  'cost-rounds': { type: 'string' },
+  proposed: { type: 'string' },
+  'node-options': { type: 'string' },
+  'scale-targets': { type: 'string' },
+  'scale-servers': { type: 'string' },
+  'scale-schedule': { type: 'string' },
+  'scale-seconds': { type: 'string' },
+  'burst-seconds': { type: 'string' },
+  'scrape-interval': { type: 'string' },
+  'big-targets': { type: 'string' },
+  'big-schedule': { type: 'string' },
+  'big-seconds': { type: 'string' },
+  'big-servers': { type: 'string' },
+  'big-scrape-interval': { type: 'string' },
+  'detection-repeats': { type: 'string' },
+  'detection-paused': { type: 'boolean' },
+  help: { type: 'boolean', default: false },
+} as const;
+
+const ALL_PHASES = ['accuracy', 'cost', 'scale', 'burst', 'histograms', 'render', 'big', 'detection'] as const;
+type Section = (typeof ALL_PHASES)[number];
+type ScaleSection = 'scale' | 'scaleProposed' | 'burst' | 'histograms' | 'big';
+
+const { values: flags } = parseArgs({ options: FLAGS, args: process.argv.slice(2).filter((arg) => arg !== '--') });
+if (flags.help) {
+  console.log(`usage: npm run bench -- [--quick] [--only=${ALL_PHASES.join(',')}] [--profile]\n  sizes and durations: ${Object.keys(FLAGS).filter((flag) => flag.includes('-')).map((flag) => `--${flag}`).join(' ')}`);
+  process.exit(0);
+}
+const quick = flags.quick;
+const num = (flag: keyof typeof FLAGS, full: number, short: number): number => {
+  const given = flags[flag];
+  return typeof given === 'string' ? Number(given) : quick ? short : full;
+};
+const only = new Set<Section>(flags.only ? (flags.only.split(',') as Section[]) : ALL_PHASES);
+for (const name of only) if (!ALL_PHASES.includes(name)) throw new Error(`--only: unknown phase ${name} (known: ${ALL_PHASES.join(', ')})`);
+/** Proposed changes to files this bench does not own, measured side by side with the code as it is. */
+const proposed = (flags.proposed ?? EXPERIMENTS.join(',')).split(',').filter((name) => name !== '');
+for (const name of proposed) if (!(EXPERIMENTS as readonly string[]).includes(name)) throw new Error(`--proposed: unknown ${name} (known: ${EXPERIMENTS.join(', ')})`);
+const withProposed = proposed.length > 0 ? { experiments: proposed } : {};
+
+/** Seconds between ticks of a six-field cron expression like every-N-seconds (others: 60 s). */
+function intervalOf(schedule: string): number {
+  const match = /^\*\/(\d+) /.exec(schedule);
+  if (match) return Number(match[1]) * 1000;
+  return schedule.startsWith('* ') ? 1000 : 60_000;
+}
+
+const stamp = new Date().toISOString().replaceAll(':', '-').replace(/\.\d+Z$/, 'Z');
+const resultsDir = join(import.meta.dirname, 'results');
+mkdirSync(resultsDir, { recursive: true });
+const logPath = (name: string) => join(resultsDir, `${stamp}-${name}.log`);
+const profileDir = join(resultsDir, `${stamp}-profiles`);
+
+const scaleSchedule = flags['scale-schedule'] ?? (quick ? '*/5 * * * * *' : '*/10 * * * * *');
+const bigSchedule = flags['big-schedule'] ?? '*/30 * * * * *';
+const scaleBase = {
+  servers: num('scale-servers', 4, 4),
+  targets: num('scale-targets', 1000, 1000),
+  schedule: scaleSchedule,
+  intervalMs: intervalOf(scaleSchedule),
+  stagger: true,
+  stepHistograms: true,
+  renders: 3,
+  scrapeIntervalS: num('scrape-interval', 15, 15),
+};
+const plan = {
+  accuracy: {
+    benchmarkRequests: num('accuracy-requests', 20_000, 5_000),
+    bareRequests: num('accuracy-requests', 20_000, 5_000),
+    probeCycles: num('accuracy-cycles', 5_000, 1_000),
+    pacedTargets: num('accuracy-targets', 50, 10),
+    pacedSeconds: num('accuracy-seconds', 12, 5),
+    logPath: logPath('accuracy'),
+  } satisfies AccuracyOptions,
+  cost: { targets: num('cost-targets', 100, 50), seconds: num('cost-seconds', 10, 5), rounds: num('cost-rounds', 2, 1) },
+  scale: { ...scaleBase, label: 'scale', seconds: num('scale-seconds', 50, 17), logPath: logPath('scale') } satisfies ScaleOptions,
+  scaleProposed: { ...scaleBase, ...withProposed, label: 'scale+proposed', seconds: num('scale-seconds', 50, 17), logPath: logPath('scale-proposed') } satisfies ScaleOptions,
+  // Burst smoothing compares with the staggered run of the same code: the +P one, except in a quick run.
+  burst: { ...scaleBase, ...(quick ? {} : withProposed), label: 'burst', stagger: false, seconds: num('burst-seconds', 35, 13), logPath: logPath('burst') } satisfies ScaleOptions,
+  histograms: {
+    ...scaleBase,
+    ...withProposed,
+    label: 'histograms',
+    stepHistograms: false,
+    // One full interval after the first tick: every target has cycled at least once.
+    seconds: Math.ceil((2 * intervalOf(scaleSchedule)) / 1000) + 2,
+    logPath: logPath('histograms'),
+  } satisfies ScaleOptions,
+  big: {
+    ...scaleBase,
+    ...withProposed,
+    label: 'big',
+    targets: num('big-targets', 10_000, 0),
+    // 250 clients per server as in the 1,000-target run: CLIENT LIST grows with a server's clients,
+    // and 2,500 per server cost the 4 servers about a core on their own (see the report).
+    servers: num('big-servers', 40, 40),
+    scrapeIntervalS: num('big-scrape-interval', 30, 30),
+    schedule: bigSchedule,
+    intervalMs: intervalOf(bigSchedule),
+    seconds: num('big-seconds', 90, 0),
+    renders: 2,
+    logPath: logPath('big'),
+  } satisfies ScaleOptions,
+  render: { targets: quick ? [1000] : [1000, 10_000], renders: quick ? 3 : 5 } satisfies RenderOptions,
+  detection: {
+    repeats: num('detection-repeats', 3, 1),
+    schedule: '*/15 * * * * *',
+    paused: flags['detection-paused'] ?? !quick,
+    logPath: logPath('detection'),
+  } satisfies DetectionOptions,
+};
+
+interface PhaseReply {
+  ok: boolean;
+  result?: unknown;
+  error?: string;
+  /** 1-minute load average before and after: other work on the machine shows up here. */
+  load?: readonly [number, number];
+}
+
+/** Runs one phase in a fresh Node process and resolves with its result (or its error). */
+function runPhase(phase: PhaseName, options: object, name: string, timeoutMs: number): Promise<PhaseReply> {
+  const execArgv = ['--expose-gc', ...(flags['node-options']?.split(' ').filter((arg) => arg !== '') ?? []), ...(flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}.cpuprofile`] : [])];
+  const child = spawn(process.execPath, [...execArgv, join(import.meta.dirname, 'phase.ts'), phase, JSON.stringify(options)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const loadBefore = loadavg()[0]!;
+  return new Promise((resolve) => {
+    let reply: PhaseReply | undefined;
+    const timer = setTimeout(() => {
+      reply ??= { ok: false, error: `timed out after ${timeoutMs} ms` };
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.on('message', (message: PhaseReply) => {
+      reply = message;
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ ...(reply ?? { ok: false, error: `exited with ${signal ?? code} before answering` }), load: [loadBefore, loadavg()[0]!] });
+    });
+  });
+}
+
+const versionOf = (command: string, args: string[]): string => {
+  try {
+    return execFileSync(command, args, { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+};
+const machine = {
+  cores: cpus().length,
+  cpuModel: cpus()[0]?.model ?? 'unknown',
+  memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+  kernel: release(),
+  node: process.version,
+  redis: versionOf('redis-server', ['--version']),
+  ulimitNofile: versionOf('sh', ['-c', 'ulimit -n']),
+};
+
+const results: Partial<Record<string, PhaseReply>> = {};
+const wallStart = performance.now();
+const budgetS = (seconds: number) => (seconds + 180) * 1000;
+progress(`${quick ? 'quick' : 'full'} run; results in ${join('bench', 'results', `${stamp}.json`)}`);
+if (only.has('accuracy')) results.accuracy = await runPhase('accuracy', plan.accuracy, 'accuracy', budgetS(2 * plan.accuracy.pacedSeconds + 60));
+if (only.has('cost')) {
+  // Alternating rounds, so a burst of other work on the machine does not land on one mode only.
+  const modes = [
+    ['bare', { mode: 'bare' }],
+    ['daemon', { mode: 'daemon' }],
+    ...(proposed.length > 0 ? [['daemon+proposed', { mode: 'daemon', ...withProposed }] as const] : []),
+  ] as const;
+  for (let round = 1; round <= plan.cost.rounds; round++) {
+    for (const [name, mode] of modes) {
+      const options: CostOptions = { targets: plan.cost.targets, seconds: plan.cost.seconds, ...mode, logPath: logPath(`cost-${name}`) };
+      results[`cost-${name}-${round}`] = await runPhase('cost', options, `cost-${name}-${round}`, budgetS(plan.cost.seconds));
+    }
+  }
+}
+for (const section of ['scale', 'scaleProposed', 'burst', 'histograms', 'big'] as const) {
+  const options = plan[section];
+  // The quick smoke run measures the scale phase once, with the code as it is.
+  const selected = only.has(section === 'scaleProposed' ? 'scale' : section) && (section !== 'scaleProposed' || (proposed.length > 0 && !quick));
+  if (selected && options.targets > 0 && options.seconds > 0) results[section] = await runPhase('scale', options, section, budgetS(options.seconds * 2));
+}
+if (only.has('render')) results.render = await runPhase('render', plan.render, 'render', budgetS(120));
+if (only.has('detection')) results.detection = await runPhase('detection', plan.detection, 'detection', budgetS(30 * (plan.detection.repeats + 2)));
+const wallSeconds = (performance.now() - wallStart) / 1000;
+const jsonPath = join(resultsDir, `${stamp}.json`);
+const saveJson = (extra: object) =>
+  writeFileSync(jsonPath, `${JSON.stringify({ date: new Date().toISOString(), mode: quick ? 'quick' : 'full', wallSeconds, machine, proposed, plan, results, ...extra }, null, 2)}\n`);
+// The raw figures first, so a failure while formatting loses nothing.
+saveJson({});
+
+// ------------------------------------------------------------------ report
+
+type Row = readonly (string | number | undefined)[];
+const lines: string[] = [];
+const out = (line = '') => lines.push(line);
+const fmt = (value: number | null | undefined, digits = 0): string =>
+  value === undefined || value === null || Number.isNaN(value) ? '-' : value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const us = (ms: number | undefined) => fmt(ms === undefined ? undefined : ms * 1000);
+function table(header: Row, rows: readonly Row[]): void {
+  const all = [header, ...rows].map((row) => row.map((cell) => (cell === undefined ? '-' : String(cell))));
+  const widths = header.map((_, column) => Math.max(...all.map((row) => row[column]?.length ?? 0)));
+  for (const [index, row] of all.entries()) {
+    out(`  ${row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ')}`);
+    if (index === 0) out(`  ${widths.map((width) => '-'.repeat(width)).join('  ')}`);
+  }
+}
+const goals: { goal: string; value: string; met: boolean | undefined }[] = [];
+const goal = (name: string, value: number | undefined, limit: number, unit: string, digits = 0) =>
+  goals.push({ goal: `${name} ≤ ${fmt(limit, digits)}${unit}`, value: `${fmt(value, digits)}${unit}`, met: value === undefined || Number.isNaN(value) ? undefined : value <= limit });
+const failed = (name: string, reply: PhaseReply | undefined) => {
+  if (reply && !reply.ok) out(`  ${name} FAILED: ${reply.error?.split('\n')[0]}`);
+  return reply?.ok ? reply.result : undefined;
+};
+
+out(`redis-probe benchmark: ${quick ? 'quick' : 'full'} run, ${new Date().toISOString()}, ${fmt(wallSeconds)} s`);
+out(`machine: ${machine.cores} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Linux ${machine.kernel}; Node ${machine.node}; ${machine.redis.split(' sha=')[0]}`);
+
+interface LatencyRow { p50: number; p99: number; n: number }
+interface Accuracy {
+  redisBenchmark: Record<string, LatencyRow>;
+  bareLoop: LatencyRow;
+  bareCycleLoop: LatencyRow;
+  probeLoop: LatencyRow & { failures: number };
+  barePaced: LatencyRow & { errors: number };
+  daemonPaced: LatencyRow & { failures: number };
+  daemonHistogram?: LatencyRow;
+}
+const accuracy = failed('accuracy', results.accuracy) as Accuracy | undefined;
+if (accuracy) {
+  const a = accuracy;
+  const ratio = (row: LatencyRow, base: LatencyRow) => fmt(row.p50 / base.p50, 2);
+  out();
+  out(`1. Accuracy: PING round trip in µs (same redis-server, same run)`);
+  const t = plan.accuracy.pacedTargets;
+  table(['source', 'p50', 'p99', 'samples', 'p50 ÷ reference', 'reference'], [
+    ...Object.entries(a.redisBenchmark).map(([test, row]): Row => [`redis-benchmark -t ping -c 1 -P 1 (${test})`, us(row.p50), us(row.p99), row.n, ratio(row, a.bareLoop), 'bare loop']),
+    ['bare ioredis loop: PING back to back', us(a.bareLoop.p50), us(a.bareLoop.p99), a.bareLoop.n, '1.00', 'bare loop'],
+    ['bare ioredis loop: PING,SET,GET,CLIENT LIST back to back', us(a.bareCycleLoop.p50), us(a.bareCycleLoop.p99), a.bareCycleLoop.n, ratio(a.bareCycleLoop, a.bareLoop), 'bare loop'],
+    ['redis-probe runCycle() back to back (CycleResult ping)', us(a.probeLoop.p50), us(a.probeLoop.p99), a.probeLoop.n, ratio(a.probeLoop, a.bareCycleLoop), 'bare 4-cmd loop'],
+    [`bare ioredis, ${t} connections × 1 cycle/s, staggered`, us(a.barePaced.p50), us(a.barePaced.p99), a.barePaced.n, ratio(a.barePaced, a.bareLoop), 'bare loop'],
+    [`redis-probe daemon, ${t} targets × 1 cycle/s (CycleResult ping)`, us(a.daemonPaced.p50), us(a.daemonPaced.p99), a.daemonPaced.n, ratio(a.daemonPaced, a.barePaced), 'bare paced'],
+    [`  same, vs the back-to-back bare loop`, '', '', '', ratio(a.daemonPaced, a.bareLoop), 'bare loop'],
+    ['redis-probe histogram_quantile() over its buckets', us(a.daemonHistogram?.p50), us(a.daemonHistogram?.p99), a.daemonHistogram?.n, '', ''],
+  ]);
+  goal('accuracy: probe loop p50 ÷ bare 4-command loop p50', a.probeLoop.p50 / a.bareCycleLoop.p50, 1.3, '×', 2);
+  goal('accuracy: daemon p50 ÷ bare paced loop p50', a.daemonPaced.p50 / a.barePaced.p50, 1.3, '×', 2);
+  goal('accuracy: daemon p50 ÷ bare back-to-back PING loop p50', a.daemonPaced.p50 / a.bareLoop.p50, 1.3, '×', 2);
+}
+
+interface Cost { mode: string; targets: number; cycles: number; errors: number; cpuUsPerCycle: number; cpuPercent: number; clientListBytes: number }
+const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
+const costRuns = (name: string): Cost[] => {
+  const runs: Cost[] = [];
+  for (let round = 1; round <= plan.cost.rounds; round++) {
+    const result = failed(`cost ${name} round ${round}`, results[`cost-${name}-${round}`]) as Cost | undefined;
+    if (result) runs.push(result);
+  }
+  return runs;
+};
+const costModes = [
+  ['bare', 'bare ioredis loop, same pacing and stagger'],
+  ['daemon', 'redis-probe daemon as it is (scheduler, probe, metrics, logs at warn)'],
+  ['daemon+proposed', `redis-probe daemon with the proposed patches (${proposed.join(', ')})`],
+] as const;
+const costs = costModes.map(([name, title]) => ({ name, title, runs: costRuns(name) })).filter((mode) => mode.runs.length > 0);
+if (costs.length > 0) {
+  out();
+  out(`2. Cost per cycle: CPU time of the process per PING,SET,GET,CLIENT LIST cycle; ${plan.cost.targets} targets on 1 redis-server, 1 cycle/s each; ${plan.cost.rounds} alternating round(s) of ${plan.cost.seconds} s steady state per mode`);
+  const bareUs = median(costs.find((mode) => mode.name === 'bare')?.runs.map((run) => run.cpuUsPerCycle) ?? []);
+  const rows: Row[] = costs.map(({ title, runs }) => {
+    const perCycle = median(runs.map((run) => run.cpuUsPerCycle))!;
+    return [title, fmt(perCycle), runs.map((run) => fmt(run.cpuUsPerCycle)).join(' / '), fmt(median(runs.map((run) => run.cpuPercent)), 1), runs.reduce((sum, run) => sum + run.cycles, 0), runs.reduce((sum, run) => sum + run.errors, 0), bareUs ? fmt(perCycle / bareUs, 2) : ''];
+  });
+  rows.push(['reference from the brief (not measured here): bare loop', '~460', '', '', '', '', '']);
+  rows.push(['reference from the brief (not measured here): blackbox_exporter TCP PING probe', '~1,050', '', '', '', '', '']);
+  table(['loop', 'CPU µs/cycle (median)', 'each round', 'CPU % of a core', 'cycles', 'errors', '÷ bare'], rows);
+  out(`  CLIENT LIST reply on that server: ${fmt(costs[0]?.runs[0]?.clientListBytes)} bytes (one ~290-byte line per connection); the probe parses it every cycle`);
+  for (const { name, runs } of costs) {
+    if (name === 'bare') continue;
+    const perCycle = median(runs.map((run) => run.cpuUsPerCycle));
+    if (bareUs && perCycle) goal(`cost (${name}): CPU per cycle ÷ bare loop`, perCycle / bareUs, 1.2, '×', 2);
+    goal(`cost (${name}): CPU per cycle, below blackbox_exporter's ~1,050`, perCycle, 1050, ' µs');
+  }
+}
+
+interface Scale {
+  label: string; targets: number; servers: number; schedule: string; seconds: number; stagger: boolean; stepHistograms: boolean; scrapeIntervalS: number;
+  createDaemonMs: number; targetsWithCycle: number; cycles: number; failedCycles: number; failuresByReason: Record<string, number>; failedDuringScrape: number; skipped: number;
+  cpuPercentOverall: number; cpuPercentSteady?: number; cpuPercentSteadyWithoutScrapes?: number; steadySeconds: number; steadyCycles: number; cpuUsPerSteadyCycle?: number;
+  scrapes: number; scrapeMs: Summary; scrapeCpuMs: Summary; latenessSteadyOutsideScrapes: Summary; httpBytes: number;
+  rssBeforeMb: number; rssMaxMb: number; rssAfterRenderMb: number; heapUsedMb: number; retainedHeapMb: number; experiments?: string[];
+  latenessAll: Summary; latenessSteady: Summary; loopDelaySteady: { p50: number; p99: number; max: number };
+  cycleDurationSteady: Summary; pingSteady: Summary; renderMs: Summary; httpMetricsMs: number; metricsBytes: number; series: number; seriesByFamily: Record<string, number>;
+}
+const scales: (readonly [ScaleSection, Scale])[] = [];
+for (const section of ['scale', 'scaleProposed', 'burst', 'histograms', 'big'] as const) {
+  const result = failed(section, results[section]) as (Scale & { experiments?: string[] }) | undefined;
+  if (result) scales.push([section, { ...result, experiments: (plan[section] as { experiments?: string[] }).experiments ?? [] }]);
+}
+if (scales.length > 0) {
+  out();
+  out(`3. Scale (and 4. burst smoothing): one daemon in-process, loopback redis-servers, scraped by curl every ${scaleBase.scrapeIntervalS} s; "steady" = after the first interval (connects)`);
+  const fam = (s: Scale, name: string) => s.seriesByFamily[name] ?? 0;
+  const probeSeries = (s: Scale) => Object.entries(s.seriesByFamily).filter(([name]) => name.startsWith('redis_probe_')).reduce((sum, [, count]) => sum + count, 0);
+  const columns = scales.map(([, s]) => `${fmt(s.targets)} × ${s.schedule.split(' ')[0]}${s.stagger ? '' : ', no stagger'}${s.stepHistograms ? '' : ', no step hist.'}${s.experiments?.length ? ' +P' : ''}`);
+  out(`  +P = with the proposed patches (${proposed.join(', ')}); burst smoothing compares the "no stagger" column with the staggered one of the same code`);
+  const row = (name: string, cell: (s: Scale) => string | number | undefined): Row => [name, ...scales.map(([, s]) => cell(s))];
+  table(['', ...columns], [
+    row('targets / redis-servers / run seconds', (s) => `${s.targets} / ${s.servers} / ${s.seconds}`),
+    row('createDaemon (register targets) ms', (s) => fmt(s.createDaemonMs)),
+    row('cycles / failed (of which in flight during a scrape) / skipped', (s) => `${s.cycles} / ${s.failedCycles} (${s.failedDuringScrape}) / ${s.skipped}`),
+    row('targets that completed a cycle', (s) => s.targetsWithCycle),
+    row('CPU % of one core, steady (cycles + scrapes)', (s) => fmt(s.cpuPercentSteady, 1)),
+    row('  of which cycles alone (scrape CPU taken out)', (s) => fmt(s.cpuPercentSteadyWithoutScrapes, 1)),
+    row('CPU % of one core, whole run (with connects)', (s) => fmt(s.cpuPercentOverall, 1)),
+    row('CPU µs per steady cycle (scrapes taken out)', (s) => fmt(s.cpuUsPerSteadyCycle)),
+    row('scrape interval s / scrapes by curl during the run / ms p50 / max', (s) => `${s.scrapeIntervalS} / ` + `${s.scrapes} / ${fmt(s.scrapeMs.p50)} / ${fmt(s.scrapeMs.max)}`),
+    row('CPU ms per scrape (p50)', (s) => fmt(s.scrapeCpuMs.p50)),
+    row('RSS max MB during run (before /metrics)', (s) => fmt(s.rssMaxMb)),
+    row('RSS MB after rendering /metrics', (s) => fmt(s.rssAfterRenderMb)),
+    row('heap MB kept after a full GC (state)', (s) => fmt(s.retainedHeapMb)),
+    row('lateness ms p50 / p99 / max, steady', (s) => `${fmt(s.latenessSteady.p50, 1)} / ${fmt(s.latenessSteady.p99, 1)} / ${fmt(s.latenessSteady.max, 1)}`),
+    row('lateness ms p99 / max, steady, runs not planned during a scrape', (s) => `${fmt(s.latenessSteadyOutsideScrapes.p99, 1)} / ${fmt(s.latenessSteadyOutsideScrapes.max, 1)}`),
+    row('lateness ms p99 / max, whole run (with connects)', (s) => `${fmt(s.latenessAll.p99, 1)} / ${fmt(s.latenessAll.max, 1)}`),
+    row('event-loop delay ms p99 / max, steady', (s) => `${fmt(s.loopDelaySteady.p99, 1)} / ${fmt(s.loopDelaySteady.max, 1)}`),
+    row('cycle duration ms p50 / p99, steady', (s) => `${fmt(s.cycleDurationSteady.p50, 2)} / ${fmt(s.cycleDurationSteady.p99, 2)}`),
+    row('PING step ms p50 / p99, steady', (s) => `${fmt(s.pingSteady.p50, 3)} / ${fmt(s.pingSteady.p99, 3)}`),
+    row('registry.metrics() ms median / max', (s) => `${fmt(s.renderMs.p50)} / ${fmt(s.renderMs.max)}`),
+    row('GET /metrics by curl after the run ms', (s) => fmt(s.httpMetricsMs)),
+    row('/metrics size MB', (s) => fmt(s.metricsBytes / 2 ** 20, 1)),
+    row('series (sample lines) total', (s) => fmt(s.series)),
+    row('  redis_probe_* series per target', (s) => fmt(probeSeries(s) / s.targets, 1)),
+    row('  cycle_failures_total (pre-initialised 0s)', (s) => `${fmt(fam(s, 'redis_probe_cycle_failures_total'))} (${fmt((100 * fam(s, 'redis_probe_cycle_failures_total')) / s.series)} %)`),
+    row('  step_duration_seconds histogram', (s) => `${fmt(fam(s, 'redis_probe_step_duration_seconds'))} (${fmt((100 * fam(s, 'redis_probe_step_duration_seconds')) / s.series)} %)`),
+    row('  cycle_duration_seconds histogram', (s) => fmt(fam(s, 'redis_probe_cycle_duration_seconds'))),
+    row('  everything else', (s) => fmt(s.series - fam(s, 'redis_probe_cycle_failures_total') - fam(s, 'redis_probe_step_duration_seconds') - fam(s, 'redis_probe_cycle_duration_seconds'))),
+  ]);
+  for (const [section, s] of scales) {
+    if (s.failedCycles > 0) out(`  ${section}: failures by reason ${JSON.stringify(s.failuresByReason)}`);
+  }
+  const staggered = (scales.find(([section]) => section === 'scaleProposed') ?? scales.find(([section]) => section === 'scale'))?.[1];
+  const burst = scales.find(([section]) => section === 'burst')?.[1];
+  if (staggered && burst) {
+    out();
+    out(`4. Burst smoothing: ${fmt(burst.targets)} targets sharing "${burst.schedule}", steady state, same code, stagger on vs off`);
+    out("  Without stagger every run starts in the tick callback itself, so the scheduler's lateness stays ~0: the burst shows as queueing inside the cycle instead.");
+    const pair = (name: string, cell: (s: Scale) => string): Row => [name, cell(staggered), cell(burst)];
+    table(['', 'stagger on', 'stagger off'], [
+      pair('lateness ms p50 / p99 (runs not planned during a scrape)', (s) => `${fmt(s.latenessSteadyOutsideScrapes.p50, 1)} / ${fmt(s.latenessSteadyOutsideScrapes.p99, 1)}`),
+      pair('cycle duration ms p50 / p99', (s) => `${fmt(s.cycleDurationSteady.p50, 2)} / ${fmt(s.cycleDurationSteady.p99, 2)}`),
+      pair('PING step ms p50 / p99 (what the probe reports)', (s) => `${fmt(s.pingSteady.p50, 3)} / ${fmt(s.pingSteady.p99, 3)}`),
+      pair('event-loop delay ms p99 / max', (s) => `${fmt(s.loopDelaySteady.p99, 1)} / ${fmt(s.loopDelaySteady.max, 1)}`),
+      pair('CPU µs per cycle', (s) => fmt(s.cpuUsPerSteadyCycle)),
+      pair('failed cycles', (s) => fmt(s.failedCycles)),
+    ]);
+  }
+  for (const [section, s] of scales) {
+    const tag = `scale ${fmt(s.targets)}${s.experiments?.length ? ' +P' : ''}`;
+    if (section === 'scale' || section === 'scaleProposed') {
+      goal(`${tag}: CPU % of one core (steady)`, s.cpuPercentSteady, 8, ' %', 1);
+      goal(`${tag}: RSS (max during the run)`, s.rssMaxMb, 150, ' MB');
+      goal(`${tag}: lateness p99 (steady, scrapes included)`, s.latenessSteady.p99, 50, ' ms', 1);
+      goal(`${tag}: lateness p99 (steady, runs not planned during a scrape)`, s.latenessSteadyOutsideScrapes.p99, 50, ' ms', 1);
+      goal(`${tag}: registry.metrics() render (median)`, s.renderMs.p50, 100, ' ms');
+    }
+    if (section === 'big') {
+      goal(`${tag}: failed cycles`, s.failedCycles, 0, '');
+      goal(`${tag}: RSS (max during the run)`, s.rssMaxMb, 600, ' MB');
+      goal(`${tag}: RSS after rendering /metrics`, s.rssAfterRenderMb, 600, ' MB');
+      goal(`${tag}: lateness p99 (steady, scrapes included)`, s.latenessSteady.p99, 250, ' ms', 1);
+      goal(`${tag}: lateness p99 (steady, runs not planned during a scrape)`, s.latenessSteadyOutsideScrapes.p99, 250, ' ms', 1);
+      goal(`${tag}: lateness p99 (whole run, with connects)`, s.latenessAll.p99, 250, ' ms', 1);
+    }
+  }
+}
+
+interface Render { rows: { targets: number; stepHistograms: boolean; preinitFailures: boolean; series: number; bytes: number; renderMs: Summary }[] }
+const render = failed('render', results.render) as Render | undefined;
+if (render) {
+  out();
+  out('3b. /metrics size by layout: registry.metrics() alone (no redis, no cycles running), one successful cycle recorded per target');
+  table(['targets', 'step histograms', 'failure series pre-initialised', 'series', 'series/target', 'MB', 'render ms median', 'max'], render.rows.map((row): Row => [
+    fmt(row.targets), row.stepHistograms ? 'on (default)' : 'off', row.preinitFailures ? 'yes (now)' : 'no (on first failure)', fmt(row.series), fmt(row.series / row.targets), fmt(row.bytes / 2 ** 20, 1), fmt(row.renderMs.p50), fmt(row.renderMs.max),
+  ]));
+}
+
+interface Detection { schedule: string; samples: { kind: string; detectedMs: number; trigger?: string; reason?: string }[] }
+const detection = failed('detection', results.detection) as Detection | undefined;
+if (detection) {
+  out();
+  out(`5. Detection on "${detection.schedule}": from the failure to redis_probe_success 0 in the registry's /metrics text`);
+  table(['failure', 'detected after ms', 'failing cycle trigger', 'reason'], detection.samples.map((sample): Row => [
+    sample.kind === 'killed' ? 'kill -9 redis-server' : 'SIGSTOP redis-server (hangs, no close)', fmt(sample.detectedMs, 1), sample.trigger, sample.reason,
+  ]));
+  const killed = detection.samples.filter((sample) => sample.kind === 'killed').map((sample) => sample.detectedMs);
+  if (killed.length > 0) goal('detection after kill -9 (worst run)', Math.max(...killed), 1000, ' ms');
+}
+
+if (goals.length > 0) {
+  out();
+  out('Goals');
+  table(['goal', 'measured', ''], goals.map((entry): Row => [entry.goal, entry.value, entry.met === undefined ? 'n/a' : entry.met ? 'met' : 'MISSED']));
+}
+
+const report = lines.join('\n');
+console.log(report);
+saveJson({ goals, table: report });
+progress(`wrote ${jsonPath}${flags.profile ? ` and CPU profiles in ${profileDir}` : ''}`);
+if (Object.values(results).some((reply) => reply && !reply.ok)) process.exitCode = 1;
