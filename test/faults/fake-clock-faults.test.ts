@@ -67,11 +67,16 @@ after(async () => {
 
 const proxy = (name: string): FaultProxy => proxies.get(name)!;
 
-/** Fires one tick and waits (in real time) until `targets` have each logged a cycle since. */
+/**
+ * Fires one tick and waits (in real time) until `targets` have each logged a cycle since, and no cycle of any
+ * target is still running: a straggler would skip the next tick and meet the next fault mid-cycle.
+ */
 async function tick(targets: readonly string[]): Promise<Map<string, CycleEntry>> {
   const fromMs = performance.now();
   ticks.tick(EVERY_SECOND, clock.now(), 1_000);
-  return settle(targets, fromMs);
+  const cycles = await settle(targets, fromMs);
+  await waitFor(() => harness.daemon.scheduler.inFlight() === 0, { timeoutMs: 5_000, message: 'every cycle of the tick to end' });
+  return cycles;
 }
 
 async function settle(targets: readonly string[], fromMs: number): Promise<Map<string, CycleEntry>> {

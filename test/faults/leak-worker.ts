@@ -32,20 +32,20 @@ if (!gc) throw new Error('run with --expose-gc');
 
 const port = Number(process.env.LEAK_PORT);
 const cycles = Number(process.env.LEAK_CYCLES ?? 1000);
-const warmUp = Number(process.env.LEAK_WARM_UP ?? 500);
+const warmUp = Number(process.env.LEAK_WARM_UP ?? 1000);
 const timeoutMs = Number(process.env.LEAK_TIMEOUT_MS ?? 400);
 
 const errors: string[] = [];
 process.on('unhandledRejection', (reason) => errors.push(`unhandledRejection: ${String(reason)}`));
 process.on('uncaughtException', (error) => errors.push(`uncaughtException: ${String(error)}`));
 
-const reasons: Record<string, number> = {};
+const reasons = new Map<string, number>();
 const sink = new Writable({
   write(chunk: Buffer, _encoding, done) {
     for (const text of chunk.toString().split('\n').filter((part) => part !== '')) {
       const line = JSON.parse(text) as { message?: string; reason?: string; step?: string };
-      if (line.message === 'probe cycle failed') reasons[`${line.step}/${line.reason}`] = (reasons[`${line.step}/${line.reason}`] ?? 0) + 1;
-      if (line.message === 'probe cycle succeeded') reasons.success = (reasons.success ?? 0) + 1;
+      const outcome = line.message === 'probe cycle failed' ? `${line.step}/${line.reason}` : line.message === 'probe cycle succeeded' ? 'success' : undefined;
+      if (outcome !== undefined) reasons.set(outcome, (reasons.get(outcome) ?? 0) + 1);
     }
     done();
   },
@@ -76,7 +76,7 @@ await daemon.start();
 for (let index = 0; index < warmUp; index++) await daemon.scheduler.trigger('leak', 'manual');
 await daemon.metrics.registry.metrics();
 const before = await measure();
-for (const key of Object.keys(reasons)) delete reasons[key];
+reasons.clear();
 const startedMs = performance.now();
 for (let index = 0; index < cycles; index++) await daemon.scheduler.trigger('leak', 'manual');
 const durationMs = performance.now() - startedMs;
@@ -86,7 +86,7 @@ await daemon.stop();
 
 const report: LeakReport = {
   cycles,
-  reasons,
+  reasons: Object.fromEntries(reasons),
   durationMs,
   heapBeforeBytes: before.heap,
   heapAfterBytes: afterRun.heap,

@@ -125,7 +125,7 @@ export function faultConfig(targets: readonly TargetConfig[], credentials: reado
   return {
     server: { host: '127.0.0.1', port: 0, shutdownGraceMs },
     log: { level: 'debug', format: 'json' },
-    metrics: { stepHistograms: true },
+    metrics: { stepHistograms: true, preinitialiseFailures: true },
     credentials,
     targets,
   };
@@ -299,12 +299,12 @@ export function formatRows(rows: readonly FaultRow[]): string[] {
 }
 
 /** Healthy control targets every fault file runs next to its broken ones (same server, several for a larger sample). */
-export const HEALTHY_TARGETS = ['healthy-a', 'healthy-b', 'healthy-c'] as const;
+export const HEALTHY_TARGETS = ['healthy-a', 'healthy-b', 'healthy-c', 'healthy-d', 'healthy-e'] as const;
 
 /**
  * The healthy neighbours' contract: every cycle succeeded, none was starved (about one a second each), and
- * their command steps stayed fast while the others failed. PING p99 < 50 ms, and no single step reaches 250 ms:
- * a neighbour blocking the healthy one would cost at least its 400 ms timeout.
+ * no command step waited on a broken neighbour. That wait would cost at least the neighbour's 400 ms timeout,
+ * so the bounds sit well under it and well over what a busy 2-core CI machine adds (p99 seen up to ~60 ms).
  */
 export function assertHealthyNeighbours(logger: CapturingLogger, fromMs: number, toMs: number): string {
   const seconds = (toMs - fromMs) / 1000;
@@ -319,9 +319,9 @@ export function assertHealthyNeighbours(logger: CapturingLogger, fromMs: number,
   const commandMs = all.flatMap((cycle) => ['ping', 'set', 'get', 'client_list'].map((step) => cycle.steps[step] ?? 0));
   const pingMs = all.map((cycle) => cycle.steps.ping ?? 0);
   const p99 = percentile(pingMs, 99);
-  assert.ok(p99 < 50, `healthy PING p99 ${p99} ms stays under 50 ms while neighbours fail`);
-  assert.ok(percentile(commandMs, 99) < 50, `healthy command p99 ${percentile(commandMs, 99)} ms`);
-  assert.ok(Math.max(...commandMs) < 250, `no healthy step waited on a broken neighbour (max ${Math.max(...commandMs)} ms)`);
+  assert.ok(p99 < 200, `healthy PING p99 ${p99} ms stays far under a neighbour's 400 ms timeout`);
+  assert.ok(percentile(commandMs, 99) < 200, `healthy command p99 ${percentile(commandMs, 99)} ms`);
+  assert.ok(Math.max(...commandMs) < 350, `no healthy step waited on a broken neighbour (max ${Math.max(...commandMs)} ms)`);
   const errors = logger.entries.filter((entry) => entry.level === 'error');
   assert.deepEqual(errors.map((entry) => entry.message), [], 'no cycle crashed and no error was logged');
   return (
