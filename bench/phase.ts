@@ -2,14 +2,11 @@
  * One benchmark phase in a process of its own, so CPU time and RSS belong to that phase alone.
  * Started by bench/run.ts with the phase name and its options as JSON; answers over IPC.
  */
-import { applyExperiments } from './experiments.ts';
+import { accuracyPhase, costPhase, detectionPhase, renderPhase, scalePhase } from './phases.ts';
 import type { AccuracyOptions, CostOptions, DetectionOptions, PhaseName, RenderOptions, ScaleOptions } from './phases.ts';
 
 const [phase, json] = process.argv.slice(2) as [PhaseName, string];
-const options = JSON.parse(json) as { experiments?: readonly string[] };
-// Before src/ is imported (by phases.ts, loaded dynamically below).
-applyExperiments(options.experiments ?? []);
-const { accuracyPhase, costPhase, detectionPhase, renderPhase, scalePhase } = await import('./phases.ts');
+const options: unknown = JSON.parse(json);
 
 // If the orchestrator dies, so do we (startRedis' exit hook then kills our redis-servers).
 process.on('disconnect', () => process.exit(3));

@@ -1,8 +1,10 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
+import { Registry } from 'prom-client';
 import type { Histogram } from 'prom-client';
 import { systemClock } from '../src/clock.ts';
+import { createProbeMetrics } from '../src/metrics.ts';
 import { createTargetProbe } from '../src/probe.ts';
 import { createSecretRedactor } from '../src/secrets.ts';
 import { startRedis } from '../test/support/redis-server.ts';
@@ -19,9 +21,10 @@ import {
   startDaemonHarness,
   startResourceMonitor,
   summarize,
+  timeRender,
   until,
 } from './support.ts';
-import type { CycleSample, DaemonHarness, Summary } from './support.ts';
+import type { CycleSample, DaemonHarness, RenderTiming, Summary } from './support.ts';
 
 const run = promisify(execFile);
 
@@ -50,7 +53,6 @@ export interface AccuracyOptions {
   readonly pacedTargets: number;
   readonly pacedSeconds: number;
   readonly logPath?: string;
-  readonly experiments?: readonly string[];
 }
 
 /** A latency row in milliseconds. */
@@ -105,7 +107,6 @@ export async function accuracyPhase(options: AccuracyOptions) {
     const harness = await startDaemonHarness({
       config: benchConfig({ count: options.pacedTargets, ports: [port], schedule: '* * * * * *' }),
       ...(options.logPath ? { logPath: options.logPath } : {}),
-      ...(options.experiments ? { experiments: options.experiments } : {}),
     });
     await sleep(2_000);
     const fromIndex = harness.cycles.length;
@@ -176,7 +177,6 @@ export interface CostOptions {
   readonly targets: number;
   readonly seconds: number;
   readonly logPath?: string;
-  readonly experiments?: readonly string[];
 }
 
 export async function costPhase(options: CostOptions) {
@@ -190,7 +190,6 @@ export async function costPhase(options: CostOptions) {
       const harness = await startDaemonHarness({
         config: benchConfig({ count: options.targets, ports: [port], schedule: '* * * * * *' }),
         ...(options.logPath ? { logPath: options.logPath } : {}),
-        ...(options.experiments ? { experiments: options.experiments } : {}),
       });
       cycles = () => harness.cycles.length;
       errors = () => harness.cycles.filter((cycle) => !cycle.ok).length;
@@ -242,13 +241,14 @@ export interface ScaleOptions {
   readonly intervalMs: number;
   readonly seconds: number;
   readonly stagger: boolean;
+  /** The config's `metrics:` options (the series layout). */
   readonly stepHistograms: boolean;
+  readonly preinitialiseFailures: boolean;
   /** registry.metrics() calls after the run, for the render time. */
   readonly renders: number;
   /** GET /metrics from a separate curl process this often during the run, like Prometheus (0: never). */
   readonly scrapeIntervalS: number;
   readonly logPath?: string;
-  readonly experiments?: readonly string[];
 }
 
 interface Scrape {
@@ -270,14 +270,18 @@ async function curlScrape(url: string): Promise<Scrape> {
 export async function scalePhase(options: ScaleOptions) {
   return withServers(options.servers, async (servers) => {
     const ports = servers.map((server) => server.port);
-    progress(`${options.label}: ${options.targets} targets over ${options.servers} servers on "${options.schedule}" for ${options.seconds} s (stagger ${options.stagger ? 'on' : 'off'}, step histograms ${options.stepHistograms ? 'on' : 'off'}, scrape every ${options.scrapeIntervalS || '-'} s${options.experiments?.length ? `, proposed: ${options.experiments.join(', ')}` : ''})`);
+    progress(`${options.label}: ${options.targets} targets over ${options.servers} servers on "${options.schedule}" for ${options.seconds} s (stagger ${options.stagger ? 'on' : 'off'}, step histograms ${options.stepHistograms ? 'on' : 'off'}, failure series pre-initialised ${options.preinitialiseFailures ? 'yes' : 'no'}, scrape every ${options.scrapeIntervalS || '-'} s)`);
     const monitor = startResourceMonitor();
     const rssBefore = process.memoryUsage.rss();
     const harness = await startDaemonHarness({
-      config: benchConfig({ count: options.targets, ports, schedule: options.schedule, stepHistograms: options.stepHistograms }),
+      config: benchConfig({
+        count: options.targets,
+        ports,
+        schedule: options.schedule,
+        metrics: { stepHistograms: options.stepHistograms, preinitialiseFailures: options.preinitialiseFailures },
+      }),
       stagger: options.stagger,
       ...(options.logPath ? { logPath: options.logPath } : {}),
-      ...(options.experiments ? { experiments: options.experiments } : {}),
     });
     const url = `http://127.0.0.1:${harness.daemon.httpPort}/metrics`;
     const started = performance.now();
@@ -334,13 +338,12 @@ export async function scalePhase(options: ScaleOptions) {
     await scrapeLoop;
 
     progress(`${options.label}: rendering /metrics ${options.renders}×`);
-    const renderMs: number[] = [];
+    const renders: Omit<RenderTiming, 'text'>[] = [];
     let series = countSeries('');
     let bytes = 0;
     for (let index = 0; index < options.renders; index++) {
-      const renderStart = performance.now();
-      const text = await harness.daemon.metrics.registry.metrics();
-      renderMs.push(performance.now() - renderStart);
+      const { text, ...timing } = await timeRender(() => harness.daemon.metrics.registry.metrics());
+      renders.push(timing);
       if (index === options.renders - 1) {
         series = countSeries(text);
         bytes = text.length;
@@ -362,6 +365,7 @@ export async function scalePhase(options: ScaleOptions) {
       seconds: options.seconds,
       stagger: options.stagger,
       stepHistograms: options.stepHistograms,
+      preinitialiseFailures: options.preinitialiseFailures,
       scrapeIntervalS: options.scrapeIntervalS,
       createDaemonMs: harness.createMs,
       targetsWithCycle,
@@ -391,7 +395,9 @@ export async function scalePhase(options: ScaleOptions) {
       loopDelaySteady: loopDelay,
       cycleDurationSteady: summarize(steadyCycles.filter((cycle) => cycle.ok).map((cycle) => cycle.durationMs)),
       pingSteady: summarize(pingOf(steadyCycles)),
-      renderMs: summarize(renderMs),
+      renderMs: summarize(renders.map((render) => render.wallMs)),
+      renderCpuMs: summarize(renders.map((render) => render.cpuMs)),
+      renderLongestBlockMs: summarize(renders.map((render) => render.longestBlockMs)),
       httpMetricsMs: finalScrape.endMs - finalScrape.startMs,
       metricsBytes: bytes,
       httpBytes: finalScrape.bytes,
@@ -406,23 +412,22 @@ export async function scalePhase(options: ScaleOptions) {
 export interface RenderOptions {
   readonly targets: readonly number[];
   readonly renders: number;
-  readonly experiments?: readonly string[];
 }
 
 /**
- * Render time of registry.metrics() for the same targets under different series layouts, without
- * redis (one synthetic successful cycle per target materialises the histograms). "No failure
- * pre-init" is measured by resetting the failures counter, i.e. series appear at the first failure.
+ * /metrics for the same targets under each series layout of the config's `metrics:` options, without
+ * redis (one synthetic successful cycle per target materialises the histograms): series, size, and the
+ * render as the daemon does it (sliced, yielding between slices) next to prom-client's own one-block
+ * `Registry.prototype.metrics`, whose duration is how long it holds the event loop.
  */
 export async function renderPhase(options: RenderOptions) {
-  const { createProbeMetrics } = await import('../src/metrics.ts');
   const rows = [];
   for (const count of options.targets) {
     const targets = benchConfig({ count, ports: [6379], schedule: '*/10 * * * * *' }).targets;
     for (const stepHistograms of [true, false]) {
-      for (const preinitFailures of [true, false]) {
-        progress(`render: ${count} targets, step histograms ${stepHistograms ? 'on' : 'off'}, failure pre-init ${preinitFailures ? 'on' : 'off'}`);
-        const metrics = createProbeMetrics({ version: 'bench', stepHistograms });
+      for (const preinitialiseFailures of [true, false]) {
+        progress(`render: ${count} targets, step histograms ${stepHistograms ? 'on' : 'off'}, failure series pre-initialised ${preinitialiseFailures ? 'yes' : 'no'}`);
+        const metrics = createProbeMetrics({ version: 'bench', stepHistograms, preinitialiseFailures });
         for (const target of targets) {
           metrics.registerTarget(target, { authenticated: false }).record({
             target: target.name,
@@ -432,19 +437,31 @@ export async function renderPhase(options: RenderOptions) {
             success: true,
             steps: (['connect', 'ping', 'set', 'get', 'client_list'] as const).map((step) => ({ step, durationMs: 0.25 })),
             unsupportedSteps: [],
-            observations: { clients: [] },
+            observations: { clientCount: 250 },
           });
         }
-        if (!preinitFailures) (metrics.registry.getSingleMetric('redis_probe_cycle_failures_total') as { reset(): void } | undefined)?.reset();
-        const times: number[] = [];
+        // A 10,000-target render takes seconds: one of each is enough there.
+        const repeats = count > 2_000 ? 1 : options.renders;
+        const sliced: Omit<RenderTiming, 'text'>[] = [];
+        const oneBlock: number[] = [];
         let text = '';
-        // A 10,000-target render takes seconds: one is enough there.
-        for (let index = 0; index < (count > 2_000 ? 1 : options.renders); index++) {
-          const started = performance.now();
-          text = await metrics.registry.metrics();
-          times.push(performance.now() - started);
+        for (let index = 0; index < repeats; index++) {
+          const { text: rendered, ...timing } = await timeRender(() => metrics.registry.metrics());
+          sliced.push(timing);
+          text = rendered;
+          oneBlock.push((await timeRender(() => Registry.prototype.metrics.call(metrics.registry))).wallMs);
         }
-        rows.push({ targets: count, stepHistograms, preinitFailures, series: countSeries(text).total, bytes: text.length, renderMs: summarize(times) });
+        rows.push({
+          targets: count,
+          stepHistograms,
+          preinitialiseFailures,
+          series: countSeries(text).total,
+          bytes: text.length,
+          renderMs: summarize(sliced.map((timing) => timing.wallMs)),
+          renderCpuMs: summarize(sliced.map((timing) => timing.cpuMs)),
+          longestBlockMs: summarize(sliced.map((timing) => timing.longestBlockMs)),
+          promClientMs: summarize(oneBlock),
+        });
       }
     }
   }
@@ -458,7 +475,6 @@ export interface DetectionOptions {
   readonly schedule: string;
   readonly paused: boolean;
   readonly logPath?: string;
-  readonly experiments?: readonly string[];
 }
 
 export async function detectionPhase(options: DetectionOptions) {
@@ -466,7 +482,6 @@ export async function detectionPhase(options: DetectionOptions) {
     const harness = await startDaemonHarness({
       config: benchConfig({ count: 1, ports: [server!.port], schedule: options.schedule, prefix: 'det' }),
       ...(options.logPath ? { logPath: options.logPath } : {}),
-      ...(options.experiments ? { experiments: options.experiments } : {}),
     });
     const name = 'det-0';
     const registry = harness.daemon.metrics.registry;

@@ -11,9 +11,9 @@ import { createDaemon } from '../src/daemon.ts';
 import type { Daemon } from '../src/daemon.ts';
 import { createLogger } from '../src/logging.ts';
 import type { Logger } from '../src/logging.ts';
+import { connectionOptions } from '../src/redis-connection.ts';
 import { cronTickSource, staggerFraction } from '../src/scheduler.ts';
 import { createSecretRedactor } from '../src/secrets.ts';
-import { SKIP_DISABLED_LOGS } from './experiments.ts';
 
 /** Nearest-rank percentile of an unsorted sample; NaN when empty. */
 export function percentile(values: readonly number[], p: number): number {
@@ -53,13 +53,14 @@ export function benchConfig(options: {
   ports: readonly number[];
   schedule: string;
   prefix?: string;
-  stepHistograms?: boolean;
+  /** The `metrics:` section; omitted options keep their defaults. */
+  metrics?: { stepHistograms?: boolean; preinitialiseFailures?: boolean };
 }): DaemonConfig {
   const width = String(options.count).length;
   const file = {
     server: { host: '127.0.0.1', port: 9637, shutdownGrace: '5s' },
     log: { level: 'warn', format: 'json' },
-    metrics: { stepHistograms: options.stepHistograms ?? true },
+    metrics: options.metrics ?? {},
     defaults: { schedule: options.schedule, timeout: '5s', tls: { enabled: false }, steps: ['ping', 'set', 'get', 'client_list'] },
     targets: Array.from({ length: options.count }, (_, index) => ({
       name: `${options.prefix ?? 't'}-${String(index).padStart(width, '0')}`,
@@ -115,7 +116,6 @@ export async function startDaemonHarness(options: {
   config: DaemonConfig;
   logPath?: string;
   stagger?: boolean;
-  experiments?: readonly string[];
 }): Promise<DaemonHarness> {
   const redactor = createSecretRedactor();
   const stream = options.logPath ? createWriteStream(options.logPath, { flags: 'a' }) : nullStream();
@@ -135,24 +135,17 @@ export async function startDaemonHarness(options: {
       ...(fields.reason !== undefined ? { reason: String(fields.reason) } : {}),
     });
   };
-  // winston formats every line (timestamp, redaction, JSON) before its transport drops lines below the
-  // level; the skip-disabled-logs experiment measures checking the level first (a src/logging.ts change).
-  const RANK = { error: 0, warn: 1, info: 2, debug: 3 } as const;
-  const skipDisabled = options.experiments?.includes(SKIP_DISABLED_LOGS) ?? false;
-  const enabled = (level: keyof typeof RANK) => !skipDisabled || RANK[level] <= RANK[options.config.log.level];
   const logger: Logger = {
     error: (message, fields) => winston.error(message, fields),
     warn: (message, fields) => {
       record(message, fields);
-      if (enabled('warn')) winston.warn(message, fields);
+      winston.warn(message, fields);
     },
     info: (message, fields) => {
       record(message, fields);
-      if (enabled('info')) winston.info(message, fields);
+      winston.info(message, fields);
     },
-    debug: (message, fields) => {
-      if (enabled('debug')) winston.debug(message, fields);
-    },
+    debug: (message, fields) => winston.debug(message, fields),
     flush: () => winston.flush(),
   };
   const started = performance.now();
@@ -195,21 +188,13 @@ function nullStream(): Writable {
   });
 }
 
-/** The connection options the probe uses (src/probe.ts), so the bare loops measure the same client. */
+/**
+ * Exactly the connection options the probe uses (src/redis-connection.ts) for a benchmark target on
+ * `port`, so the bare loops measure the same client.
+ */
 export function probeLikeOptions(port: number): RedisOptions {
-  return {
-    host: '127.0.0.1',
-    port,
-    lazyConnect: true,
-    protocol: 2,
-    retryStrategy: () => null,
-    enableReadyCheck: false,
-    enableOfflineQueue: false,
-    autoResubscribe: false,
-    autoResendUnfulfilledCommands: false,
-    maxRetriesPerRequest: 0,
-    connectTimeout: 5_000,
-  };
+  const [target] = benchConfig({ count: 1, ports: [port], schedule: '* * * * * *' }).targets;
+  return connectionOptions(target!);
 }
 
 export async function bareClient(port: number): Promise<Redis> {
@@ -300,6 +285,32 @@ export function startResourceMonitor(intervalMs = 250) {
       loop.disable();
     },
   };
+}
+
+/** One timed render of /metrics text: wall and CPU time, and the longest the event loop was held meanwhile. */
+export interface RenderTiming {
+  readonly text: string;
+  readonly wallMs: number;
+  readonly cpuMs: number;
+  /** Worst event-loop delay seen by a 1 ms timer during the render: the longest synchronous block. */
+  readonly longestBlockMs: number;
+}
+
+export async function timeRender(render: () => Promise<string>): Promise<RenderTiming> {
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
+  // Let the monitor's timer start before the render can hold the loop.
+  await sleep(5);
+  loop.reset();
+  const cpu = cpuMicros();
+  const started = performance.now();
+  const text = await render();
+  const wallMs = performance.now() - started;
+  const cpuMs = (cpuMicros() - cpu) / 1000;
+  // The timer due during a final block fires only after it: give it that turn.
+  await sleep(2);
+  loop.disable();
+  return { text, wallMs, cpuMs, longestBlockMs: loop.max / 1e6 };
 }
 
 /** Series in Prometheus text: sample lines, in total and per metric family. */

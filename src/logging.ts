@@ -46,11 +46,18 @@ export function createLogger(options: {
     ),
     transports: [transport],
   });
+  // winston formats a line (timestamp, redaction, JSON) before its transport drops it for its level:
+  // checking the level first keeps disabled per-cycle lines off the hot path.
+  const at =
+    (level: LogLevel) =>
+    (message: string, fields?: Record<string, unknown>): void => {
+      if (logger.isLevelEnabled(level)) logger.log(level, message, fields);
+    };
   return {
-    error: (message, fields) => logger.error(message, fields),
-    warn: (message, fields) => logger.warn(message, fields),
-    info: (message, fields) => logger.info(message, fields),
-    debug: (message, fields) => logger.debug(message, fields),
+    error: at('error'),
+    warn: at('warn'),
+    info: at('info'),
+    debug: at('debug'),
     flush: () =>
       new Promise((resolve) => {
         if (stream === process.stdout || stream === process.stderr) {
