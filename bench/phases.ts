@@ -1,5 +1,8 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Registry } from 'prom-client';
 import type { Histogram } from 'prom-client';
@@ -9,10 +12,13 @@ import { createTargetProbe } from '../src/probe.ts';
 import { createSecretRedactor } from '../src/secrets.ts';
 import { startRedis } from '../test/support/redis-server.ts';
 import type { RedisServer } from '../test/support/redis-server.ts';
+import { CLI_PATH } from '../test/support/cli-process.ts';
+import { freePort } from '../test/support/free-port.ts';
 import {
   bareClient,
   bareCycle,
   benchConfig,
+  benchConfigFile,
   countSeries,
   cpuMicros,
   pacedBareLoop,
@@ -520,4 +526,154 @@ export async function detectionPhase(options: DetectionOptions) {
   });
 }
 
-export type PhaseName = 'accuracy' | 'cost' | 'scale' | 'render' | 'detection';
+export interface FootprintOptions {
+  readonly label: string;
+  readonly targets: number;
+  readonly servers: number;
+  readonly schedule: string;
+  readonly intervalMs: number;
+  readonly seconds: number;
+  readonly stepHistograms: boolean;
+  readonly preinitialiseFailures: boolean;
+  /** Environment of the daemon process on top of the benchmark's (the image's NODE_OPTIONS, MALLOC_ARENA_MAX). */
+  readonly env: Readonly<Record<string, string>>;
+  readonly scrapeIntervalS: number;
+}
+
+/** CPU ticks (user + system) and memory of another process, from /proc. */
+function readProc(pid: number): { ticks: number; rssMb: number; peakRssMb: number; anonMb: number; fileMb: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces): state is the first, utime the 12th, stime the 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+  return { ticks: Number(fields[11]) + Number(fields[12]), rssMb: kb('VmRSS') / 1024, peakRssMb: kb('VmHWM') / 1024, anonMb: kb('RssAnon') / 1024, fileMb: kb('RssFile') / 1024 };
+}
+
+/** Cumulative bucket counts of a histogram summed over its series: le → count. */
+function histogramBuckets(text: string, name: string): Map<number, number> {
+  const buckets = new Map<number, number>();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}_bucket{`)) continue;
+    const le = /le="([^"]+)"/.exec(line)?.[1];
+    if (le === undefined) continue;
+    const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le);
+    buckets.set(bound, (buckets.get(bound) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
+  }
+  return buckets;
+}
+
+/** The upper bound of the bucket that holds quantile q of the observations between two reads (bucket resolution). */
+function bucketQuantile(before: Map<number, number>, after: Map<number, number>, q: number): number {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const total = (after.get(Number.POSITIVE_INFINITY) ?? 0) - (before.get(Number.POSITIVE_INFINITY) ?? 0);
+  for (const bound of bounds) if ((after.get(bound) ?? 0) - (before.get(bound) ?? 0) >= q * total) return bound;
+  return Number.NaN;
+}
+
+/** Sum of every series of a counter or gauge in exposition text. */
+function sumOf(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split('\n')) if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return sum;
+}
+
+/**
+ * The production process: `node dist/cli.js run` (what the image runs: compiled JavaScript, no
+ * benchmark code in it) against loopback servers, scraped by curl like Prometheus. CPU and RSS
+ * come from /proc, lateness from the daemon's own redis_probe_scheduler_lateness_seconds.
+ */
+export async function footprintPhase(options: FootprintOptions) {
+  return withServers(options.servers, async (servers) => {
+    progress(`${options.label}: ${Object.entries(options.env).map(([name, value]) => `${name}=${value} `).join('')}node dist/cli.js, ${options.targets} targets over ${options.servers} servers on "${options.schedule}" for ${options.seconds} s`);
+    const dir = mkdtempSync(join(tmpdir(), 'redis-probe-bench-'));
+    const httpPort = await freePort();
+    const configPath = join(dir, 'config.yaml');
+    writeFileSync(configPath, JSON.stringify(benchConfigFile({
+      count: options.targets,
+      ports: servers.map((server) => server.port),
+      schedule: options.schedule,
+      metrics: { stepHistograms: options.stepHistograms, preinitialiseFailures: options.preinitialiseFailures },
+      httpPort,
+    })));
+    const env = { ...process.env, ...options.env };
+    // Node's own defaults unless the options say otherwise (not the flags this benchmark process runs with).
+    if (options.env['NODE_OPTIONS'] === undefined) delete env['NODE_OPTIONS'];
+    const child = spawn(process.execPath, [CLI_PATH, 'run', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'], env });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const pid = child.pid!;
+    const ticksPerSecond = Number((await run('getconf', ['CLK_TCK'])).stdout.trim());
+    const url = `http://127.0.0.1:${httpPort}`;
+    const scrape = async (): Promise<{ text: string; ms: number }> => {
+      const started = performance.now();
+      const { stdout } = await run('curl', ['-sS', '--max-time', '60', `${url}/metrics`], { maxBuffer: 256 * 2 ** 20 });
+      return { text: stdout, ms: performance.now() - started };
+    };
+    try {
+      const startedAt = performance.now();
+      await until(async () => (await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `${url}/readyz`]).catch(() => ({ stdout: '' }))).stdout === '200', 60_000, 'the daemon ready');
+      const readyMs = performance.now() - startedAt;
+      const idle = readProc(pid);
+      // Connects happen at the first tick; the steady window starts one interval after it.
+      await sleep(Math.ceil((Date.now() + 1) / options.intervalMs) * options.intervalMs - Date.now() + options.intervalMs + 500);
+      const first = await scrape();
+      const begin = { at: performance.now(), proc: readProc(pid), lateness: histogramBuckets(first.text, 'redis_probe_scheduler_lateness_seconds') };
+      const scrapeMs: number[] = [];
+      const rssMb: number[] = [];
+      let text = first.text;
+      const end = begin.at + options.seconds * 1000;
+      let nextScrape = begin.at + options.scrapeIntervalS * 1000;
+      while (performance.now() < end) {
+        await sleep(Math.min(1_000, end - performance.now()));
+        rssMb.push(readProc(pid).rssMb);
+        if (performance.now() >= nextScrape && performance.now() < end) {
+          const result = await scrape();
+          scrapeMs.push(result.ms);
+          text = result.text;
+          nextScrape += options.scrapeIntervalS * 1000;
+        }
+      }
+      const finish = { at: performance.now(), proc: readProc(pid) };
+      const last = await scrape();
+      text = last.text;
+      const cpuPercent = (100 * (finish.proc.ticks - begin.proc.ticks)) / ticksPerSecond / ((finish.at - begin.at) / 1000);
+      const lateness = histogramBuckets(text, 'redis_probe_scheduler_lateness_seconds');
+      return {
+        label: options.label,
+        targets: options.targets,
+        servers: options.servers,
+        schedule: options.schedule,
+        seconds: options.seconds,
+        env: options.env,
+        stepHistograms: options.stepHistograms,
+        preinitialiseFailures: options.preinitialiseFailures,
+        readyMs,
+        idleRssMb: idle.rssMb,
+        cpuPercentSteady: cpuPercent,
+        rssMb: summarize(rssMb),
+        peakRssMb: finish.proc.peakRssMb,
+        // RSS = anonymous memory (heap, buffers, malloc) + file pages (the node binary's code, shared).
+        anonRssMb: finish.proc.anonMb,
+        fileRssMb: finish.proc.fileMb,
+        heapUsedMb: sumOf(text, 'nodejs_heap_size_used_bytes') / 2 ** 20,
+        heapTotalMb: sumOf(text, 'nodejs_heap_size_total_bytes') / 2 ** 20,
+        cycles: sumOf(text, 'redis_probe_cycles_total'),
+        failures: sumOf(text, 'redis_probe_cycle_failures_total'),
+        successNow: sumOf(text, 'redis_probe_success'),
+        latenessP99SteadyMs: bucketQuantile(begin.lateness, lateness, 0.99) * 1000,
+        scrapeMs: summarize(scrapeMs),
+        lastScrapeMs: last.ms,
+        metricsBytes: text.length,
+      };
+    } finally {
+      child.kill('SIGTERM');
+      const code = await exited;
+      rmSync(dir, { recursive: true, force: true });
+      if (code !== 0) progress(`${options.label}: the daemon exited with ${code}: ${stderr.slice(-500)}`);
+    }
+  });
+}
+
+export type PhaseName = 'accuracy' | 'cost' | 'scale' | 'render' | 'detection' | 'footprint';

@@ -48,17 +48,34 @@ export function progress(message: string): void {
  * A daemon config with `count` plain-TCP targets spread round-robin over `ports`, built through the
  * real config loader (JSON is YAML), so every default the daemon gains is filled in as in production.
  */
-export function benchConfig(options: {
+export function benchConfig(options: BenchConfigOptions): DaemonConfig {
+  const config = parseConfig(JSON.stringify(benchConfigFile(options)), {
+    env: {},
+    readFile: () => {
+      throw new Error('the benchmark config reads no files');
+    },
+    baseDir: process.cwd(),
+  });
+  // Port 0 (any free port) is not a valid config value, but it is what an in-process benchmark needs.
+  return { ...config, server: { ...config.server, port: 0 } };
+}
+
+export interface BenchConfigOptions {
   count: number;
   ports: readonly number[];
   schedule: string;
   prefix?: string;
   /** The `metrics:` section; omitted options keep their defaults. */
   metrics?: { stepHistograms?: boolean; preinitialiseFailures?: boolean };
-}): DaemonConfig {
+  /** The HTTP port (default 9637). */
+  httpPort?: number;
+}
+
+/** The config file of benchConfig, as a user would write it (JSON is YAML). */
+export function benchConfigFile(options: BenchConfigOptions) {
   const width = String(options.count).length;
-  const file = {
-    server: { host: '127.0.0.1', port: 9637, shutdownGrace: '5s' },
+  return {
+    server: { host: '127.0.0.1', port: options.httpPort ?? 9637, shutdownGrace: '5s' },
     log: { level: 'warn', format: 'json' },
     metrics: options.metrics ?? {},
     defaults: { schedule: options.schedule, timeout: '5s', tls: { enabled: false }, steps: ['ping', 'set', 'get', 'client_list'] },
@@ -68,15 +85,6 @@ export function benchConfig(options: {
       port: options.ports[index % options.ports.length],
     })),
   };
-  const config = parseConfig(JSON.stringify(file), {
-    env: {},
-    readFile: () => {
-      throw new Error('the benchmark config reads no files');
-    },
-    baseDir: process.cwd(),
-  });
-  // Port 0 (any free port) is not a valid config value, but it is what an in-process benchmark needs.
-  return { ...config, server: { ...config.server, port: 0 } };
 }
 
 /** What the harness saw of one cycle, from the daemon's own per-cycle log call. */

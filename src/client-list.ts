@@ -13,7 +13,8 @@ export function countClients(text: string): number {
   while (start < text.length) {
     let end = text.indexOf('\n', start);
     if (end === -1) end = text.length;
-    if (end > start && text.slice(start, end).trim() !== '') count++;
+    // A line starts with `id=`; only one that starts with whitespace needs a closer look (no substring per line).
+    if (end > start && (text.charCodeAt(start) > 32 || text.slice(start, end).trim() !== '')) count++;
     start = end + 1;
   }
   return count;

@@ -266,6 +266,7 @@ export function createProbeMetrics(options: {
         for (const failure of seen?.failures.values() ?? []) nodeFailures.remove({ ...nodeLabels, ...failure });
         for (const step of seen?.steps ?? []) stepDuration?.remove({ ...nodeLabels, step });
       };
+      const unsupportedSteps = new Set<Step>();
       const CLUSTER_STATES = ['ok', 'failed'] as const;
       if (target.cluster) for (const state of CLUSTER_STATES) clusterNodes.set({ ...labels, state }, 0);
       const recordTarget = (result: CycleResult, observeSteps: boolean): void => {
@@ -285,7 +286,15 @@ export function createProbeMetrics(options: {
         if (result.observations.serverCertNotAfterMs !== undefined) {
           certExpiry.set(labels, result.observations.serverCertNotAfterMs / 1000);
         }
-        for (const step of target.steps) stepSupported.set({ ...labels, step }, result.unsupportedSteps.includes(step) ? 0 : 1);
+        // Written only when a step's support changes: a label lookup per step per cycle adds up over thousands of targets.
+        for (const step of target.steps) {
+          const supported = !result.unsupportedSteps.includes(step);
+          if (supported === unsupportedSteps.has(step)) {
+            stepSupported.set({ ...labels, step }, supported ? 1 : 0);
+            if (supported) unsupportedSteps.delete(step);
+            else unsupportedSteps.add(step);
+          }
+        }
       };
       return {
         record: (result) => recordTarget(result, true),

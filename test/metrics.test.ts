@@ -28,6 +28,22 @@ const failure: CycleResult = {
 };
 
 describe('metrics', () => {
+  it('follows a step between refused and supported, cycle by cycle', async () => {
+    const metrics = createProbeMetrics({ version: '1', defaultMetrics: false });
+    const target = metrics.registerTarget(targetConfig({ name: 'a', port: 1 }), { authenticated: false });
+    const supportOf = async () => {
+      const text = await metrics.registry.metrics();
+      return ['ping', 'client_list'].map((step) => sampleValue(text, 'redis_probe_step_supported', { target: 'a', step }));
+    };
+    assert.deepEqual(await supportOf(), [1, 1], 'supported until refused');
+    const seen = [];
+    for (const unsupportedSteps of [['client_list'], ['client_list'], [], ['client_list', 'ping']] as const) {
+      target.record({ ...success, unsupportedSteps });
+      seen.push(await supportOf());
+    }
+    assert.deepEqual(seen, [[1, 0], [1, 0], [1, 1], [0, 0]]);
+  });
+
   it('turns results into the contract series, on a registry of its own', async () => {
     const metrics = createProbeMetrics({ version: '1.2.3', defaultMetrics: false });
     const target = metrics.registerTarget(targetConfig({ name: 'a', port: 1, labels: { team: 'x' } }), { authenticated: true });

@@ -2,14 +2,9 @@
  * The production IdentityProvider: one @azure/identity credential per configured source,
  * with the daemon's own deadline on every call and errors reduced to safe descriptions.
  */
+import { createRequire } from 'node:module';
 import { rootCertificates } from 'node:tls';
-import {
-  AzureCliCredential,
-  ClientSecretCredential,
-  DefaultAzureCredential,
-  ManagedIdentityCredential,
-  WorkloadIdentityCredential,
-} from '@azure/identity';
+import type * as Identity from '@azure/identity';
 import type { TokenCredential } from '@azure/identity';
 import type { Clock } from '../clock.ts';
 import { TokenRequestError, requestWithTimeout } from './token-manager.ts';
@@ -84,7 +79,19 @@ interface BuiltCredential {
   readonly credential: TokenCredential;
 }
 
+type IdentityLibrary = typeof Identity;
+const requireModule = createRequire(import.meta.url);
+
+/**
+ * @azure/identity, loaded on first use: with MSAL it adds ~38 MB of RSS at start-up, which a
+ * daemon whose credentials are all access keys would carry for nothing.
+ */
+function identityLibrary(): IdentityLibrary {
+  return requireModule('@azure/identity') as IdentityLibrary;
+}
+
 function buildCredential(source: EntraSource, options: AzureTokenProviderOptions): BuiltCredential {
+  const { AzureCliCredential, ClientSecretCredential, DefaultAzureCredential, ManagedIdentityCredential, WorkloadIdentityCredential } = identityLibrary();
   const common = {
     retryOptions: { maxRetries: options.sdkMaxRetries ?? 0 },
     // `ca` replaces the default roots, so keep them and add ours.

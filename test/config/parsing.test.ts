@@ -54,6 +54,7 @@ describe('reading CLIENT LIST without parsing it', () => {
   it('counts the listed clients', () => {
     assert.equal(countClients(text), 2);
     assert.equal(countClients(''), 0);
+    assert.equal(countClients(' \r\n  id=5 addr=x\n\t\n'), 1, 'blank lines of whitespace are not clients; an indented line is');
   });
   it('finds a connection by its exact name, not by a prefix of another', () => {
     assert.equal(listsConnectionNamed(text, 'redis-probe:i:a'), true);
