@@ -641,14 +641,7 @@ export async function footprintPhase(options: FootprintOptions) {
       const cpuPercent = (100 * (finish.proc.ticks - begin.proc.ticks)) / ticksPerSecond / ((finish.at - begin.at) / 1000);
       const lateness = histogramBuckets(text, 'redis_probe_scheduler_lateness_seconds');
       return {
-        label: options.label,
-        targets: options.targets,
-        servers: options.servers,
-        schedule: options.schedule,
-        seconds: options.seconds,
-        env: options.env,
-        stepHistograms: options.stepHistograms,
-        preinitialiseFailures: options.preinitialiseFailures,
+        ...options,
         readyMs,
         idleRssMb: idle.rssMb,
         cpuPercentSteady: cpuPercent,

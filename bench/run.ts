@@ -480,9 +480,10 @@ for (const section of FOOTPRINT_SECTIONS) {
 if (footprints.length > 0) {
   out();
   out(`3c. Footprint of the production process: node dist/cli.js run, as the image runs it, scraped by curl; CPU and RSS from /proc, lateness from its own redis_probe_scheduler_lateness_seconds`);
+  out(`  the image's environment (Dockerfile): ${Object.entries(IMAGE_ENV).map(([name, value]) => `${name}=${value}`).join(' ')}`);
   const row = (name: string, cell: (f: Footprint) => string | number | undefined): Row => [name, ...footprints.map(([, f]) => cell(f))];
   table(['', ...footprints.map(([, f]) => `${fmt(f.targets)} × ${f.schedule.split(' ')[0]}, ${layoutOf(f)}`)], [
-    row('environment', (f) => (Object.keys(f.env).filter((name) => name !== 'NODE_ENV').length > 0 ? Object.entries(f.env).filter(([name]) => name !== 'NODE_ENV').map(([name, value]) => `${name}=${value}`).join(' ') : 'Node and glibc defaults')),
+    row('environment', (f) => (Object.keys(f.env).length > 0 ? "the image's" : 'Node and glibc defaults')),
     row('redis-servers / steady seconds', (f) => `${f.servers} / ${f.seconds}`),
     row('start to /readyz ms', (f) => fmt(f.readyMs)),
     row('RSS MB when ready (no connection yet)', (f) => fmt(f.idleRssMb)),

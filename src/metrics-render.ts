@@ -43,7 +43,8 @@ export async function renderMetrics(registry: Registry, options: RenderOptions):
       texts.push(await registry.getSingleMetricAsString(name));
       continue;
     }
-    // One block per metric: get() copies its series out of prom-client in one go.
+    // One block per metric: get() copies its series out of prom-client in one go. The budget counts
+    // work, so that copy counts too, and a large metric yields before its first line is formatted.
     const data = await metric.get();
     budget -= data.values.length;
     const lines = [`# HELP ${escapeText(data.name)} ${escapeText(data.help)}`, `# TYPE ${escapeText(data.name)} ${type}`];

@@ -174,7 +174,7 @@ describe('k8s manifests', { timeout: 30_000 }, () => {
 
   it('base: one replica with the requested resources and a scratch /tmp', () => {
     assert.equal(deploymentSpec.replicas, 1);
-    assert.deepEqual(container.resources, { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } });
+    assert.deepEqual(container.resources, { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '384Mi' } });
     const tmp = container.volumeMounts?.find((m) => m.mountPath === '/tmp');
     assert.ok(tmp);
     assert.ok(podSpec.volumes?.find((v) => v.name === tmp.name)?.emptyDir);
