@@ -3,10 +3,10 @@ import type { Registry } from 'prom-client';
 
 /*
  * prom-client renders a registry in one synchronous block: at 1,000 targets (~190,000 sample lines) that
- * is about half a second during which no cycle is started and replies in flight wait, inflating the step
- * latencies they report. This renders the same text in slices, yielding to the event loop between them.
- * Counters, gauges and histograms are formatted here from their public `get()` (about twice as fast as
- * prom-client's formatter, which allocates several objects per line); any other type is left to
+ * is about a third of a second (npm run bench) during which no cycle is started and replies in flight wait,
+ * inflating the step latencies they report. This renders the same text in slices, yielding to the event
+ * loop between them. Counters, gauges and histograms are formatted here from their public `get()` (less
+ * CPU than prom-client's formatter, which allocates several objects per line); any other type is left to
  * prom-client. The text is byte for byte what `Registry.prototype.metrics` returns (test/metrics-render.test.ts).
  */
 

@@ -83,8 +83,8 @@ type IdentityLibrary = typeof Identity;
 const requireModule = createRequire(import.meta.url);
 
 /**
- * @azure/identity, loaded on first use: with MSAL it adds ~38 MB of RSS at start-up, which a
- * daemon whose credentials are all access keys would carry for nothing.
+ * @azure/identity, loaded on first use: with MSAL it adds 10-20 MB of RSS to the daemon at start-up,
+ * which a daemon whose credentials are all access keys would carry for nothing.
  */
 function identityLibrary(): IdentityLibrary {
   return requireModule('@azure/identity') as IdentityLibrary;
