@@ -2,8 +2,8 @@
  * One benchmark phase in a process of its own, so CPU time and RSS belong to that phase alone.
  * Started by bench/run.ts with the phase name and its options as JSON; answers over IPC.
  */
-import { accuracyPhase, costPhase, detectionPhase, footprintPhase, renderPhase, scalePhase } from './phases.ts';
-import type { AccuracyOptions, CostOptions, DetectionOptions, FootprintOptions, PhaseName, RenderOptions, ScaleOptions } from './phases.ts';
+import { accuracyPhase, costPhase, detectionPhase, footprintPhase, idlePhase, renderPhase, scalePhase } from './phases.ts';
+import type { AccuracyOptions, CostOptions, DetectionOptions, FootprintOptions, IdleOptions, PhaseName, RenderOptions, ScaleOptions } from './phases.ts';
 
 const [phase, json] = process.argv.slice(2) as [PhaseName, string];
 const options: unknown = JSON.parse(json);
@@ -25,6 +25,8 @@ async function main(): Promise<unknown> {
       return detectionPhase(options as DetectionOptions);
     case 'footprint':
       return footprintPhase(options as FootprintOptions);
+    case 'idle':
+      return idlePhase(options as IdleOptions);
   }
 }
 

@@ -669,4 +669,20 @@ export async function footprintPhase(options: FootprintOptions) {
   });
 }
 
-export type PhaseName = 'accuracy' | 'cost' | 'scale' | 'render' | 'detection' | 'footprint';
+export interface IdleOptions {
+  readonly seconds: number;
+}
+
+/** CPU of a daemon with nothing to do (one target on a yearly schedule): the cost of its timers and monitors. */
+export async function idlePhase(options: IdleOptions) {
+  const harness = await startDaemonHarness({ config: benchConfig({ count: 1, ports: [1], schedule: '0 0 0 1 1 *' }) });
+  await sleep(2_000);
+  const cpu = cpuMicros();
+  const started = performance.now();
+  await sleep(options.seconds * 1000);
+  const cpuMsPerSecond = (cpuMicros() - cpu) / (performance.now() - started);
+  await harness.stop();
+  return { seconds: options.seconds, cpuMsPerSecond };
+}
+
+export type PhaseName = 'accuracy' | 'cost' | 'scale' | 'render' | 'detection' | 'footprint' | 'idle';

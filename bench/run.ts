@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { AccuracyOptions, CostOptions, DetectionOptions, FootprintOptions, PhaseName, RenderOptions, ScaleOptions } from './phases.ts';
+import type { AccuracyOptions, CostOptions, DetectionOptions, FootprintOptions, IdleOptions, PhaseName, RenderOptions, ScaleOptions } from './phases.ts';
 import { parseStages } from '../test/deploy/dockerfile-lint.ts';
 import type { Summary } from './support.ts';
 import { progress } from './support.ts';
@@ -23,6 +23,7 @@ const FLAGS = {
   'accuracy-cycles': { type: 'string' },
   'accuracy-targets': { type: 'string' },
   'accuracy-seconds': { type: 'string' },
+  'idle-seconds': { type: 'string' },
   'cost-targets': { type: 'string' },
   'cost-seconds': { type: 'string' },
   'cost-rounds': { type: 'string' },
@@ -49,7 +50,7 @@ const SCALE_SECTIONS = ['scale', 'scale-lean', 'burst', 'big', 'big-lean'] as co
 type ScaleSection = (typeof SCALE_SECTIONS)[number];
 const FOOTPRINT_SECTIONS = ['footprint', 'footprint-lean', 'footprint-node-defaults', 'footprint-big', 'footprint-big-lean'] as const;
 type FootprintSection = (typeof FOOTPRINT_SECTIONS)[number];
-const ALL_PHASES = ['accuracy', 'cost', ...SCALE_SECTIONS, 'render', ...FOOTPRINT_SECTIONS, 'detection'] as const;
+const ALL_PHASES = ['accuracy', 'idle', 'cost', ...SCALE_SECTIONS, 'render', ...FOOTPRINT_SECTIONS, 'detection'] as const;
 type Section = (typeof ALL_PHASES)[number];
 
 const { values: flags } = parseArgs({ options: FLAGS, args: process.argv.slice(2).filter((arg) => arg !== '--') });
@@ -149,6 +150,7 @@ const plan = {
     pacedSeconds: num('accuracy-seconds', 12, 5),
     logPath: logPath('accuracy'),
   } satisfies AccuracyOptions,
+  idle: { seconds: num('idle-seconds', 20, 10) } satisfies IdleOptions,
   cost: { targets: num('cost-targets', 100, 50), seconds: num('cost-seconds', 10, 5), rounds: num('cost-rounds', 2, 1) },
   scale: { ...scaleBase, label: 'scale', seconds: num('scale-seconds', 50, 17), logPath: logPath('scale') } satisfies ScaleOptions,
   'scale-lean': { ...scaleBase, ...LEAN, label: 'scale-lean', seconds: num('scale-seconds', 50, 17), logPath: logPath('scale-lean') } satisfies ScaleOptions,
@@ -226,6 +228,7 @@ const wallStart = performance.now();
 const budgetS = (seconds: number) => (seconds + 180) * 1000;
 progress(`${quick ? 'quick' : 'full'} run; results in ${join('bench', 'results', `${stamp}.json`)}`);
 if (only.has('accuracy')) results.accuracy = await runPhase('accuracy', plan.accuracy, 'accuracy', budgetS(2 * plan.accuracy.pacedSeconds + 60));
+if (only.has('idle')) results.idle = await runPhase('idle', plan.idle, 'idle', budgetS(plan.idle.seconds));
 if (only.has('cost')) {
   // Alternating rounds, so a burst of other work on the machine does not land on one mode only.
   const modes = [
@@ -318,6 +321,12 @@ if (accuracy) {
   goal('accuracy: probe loop p50 ÷ bare 4-command loop p50', a.probeLoop.p50 / a.bareCycleLoop.p50, 1.3, '×', 2);
   goal('accuracy: daemon p50 ÷ bare paced loop p50', a.daemonPaced.p50 / a.barePaced.p50, 1.3, '×', 2);
   goal('accuracy: daemon p50 ÷ bare back-to-back PING loop p50', a.daemonPaced.p50 / a.bareLoop.p50, 1.3, '×', 2);
+}
+
+const idle = failed('idle', results.idle) as { seconds: number; cpuMsPerSecond: number } | undefined;
+if (idle) {
+  out();
+  out(`2a. Idle: a daemon with nothing to do (one target on a yearly schedule) uses ${fmt(idle.cpuMsPerSecond, 2)} ms of CPU per second (${fmt(idle.seconds)} s): its timers and monitors`);
 }
 
 interface Cost { mode: string; targets: number; cycles: number; errors: number; cpuUsPerCycle: number; cpuPercent: number; clientListBytes: number }
