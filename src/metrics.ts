@@ -23,7 +23,8 @@ const GAUGES_MISNAMED_AS_TOTALS = ['nodejs_active_handles_total', 'nodejs_active
 
 /**
  * A registry whose `metrics()` renders in slices and yields to the event loop between them (same text as
- * prom-client's; see metrics-render.ts): at 1,000 targets prom-client's own render blocks for ~0.5 s.
+ * prom-client's; see metrics-render.ts): at 1,000 targets prom-client's own render blocks for about a third
+ * of a second (npm run bench, `render`).
  */
 class SlicedRenderRegistry extends Registry {
   #defaultLabels: DefaultLabels = {};
