@@ -270,7 +270,7 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
     },
     async start() {
       http = await startHttpServer(config.server.host, config.server.port, {
-        registry: metrics.registry,
+        metrics: metrics.registry,
         isLive: () => scheduler.isLive(),
         isReady: () => started && scheduler.running,
         status: () => ({ targets: board.snapshot().map(describeStatus) }),

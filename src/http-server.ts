@@ -1,12 +1,17 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from 'prom-client';
 import type { Logger } from './logging.ts';
+
+/** The exposition GET /metrics sends, in chunks, so it goes out while the rest is still being written. */
+export interface MetricsSource {
+  readonly contentType: string;
+  chunks(): AsyncIterable<string>;
+}
 
 /** What the HTTP endpoints read; each is cheap and never touches a monitored cache. */
 export interface HttpSources {
-  readonly registry: Registry;
+  readonly metrics: MetricsSource;
   /** Liveness: the process and scheduler are making progress. */
   readonly isLive: () => boolean;
   /** Readiness: config loaded and scheduler running (never depends on a cache being up). */
@@ -38,8 +43,14 @@ export async function startHttpServer(host: string, port: number, sources: HttpS
   const headersTimeoutMs = options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
   const routes: Readonly<Record<string, (response: ServerResponse) => Promise<void> | void>> = {
     '/metrics': async (response) => {
-      const body = await sources.registry.metrics();
-      send(response, 200, sources.registry.contentType, body);
+      response.writeHead(200, { 'Content-Type': sources.metrics.contentType, 'Cache-Control': 'no-store' });
+      if (response.req.method === 'HEAD') return void response.end();
+      for await (const chunk of sources.metrics.chunks()) {
+        // The scraper went away (or timed out): stop writing for nobody.
+        if (response.destroyed) return;
+        if (!response.write(chunk)) await drainedOrClosed(response);
+      }
+      response.end();
     },
     '/healthz': (response) => {
       const live = sources.isLive();
@@ -99,6 +110,19 @@ export async function startHttpServer(host: string, port: number, sources: HttpS
         server.closeAllConnections();
       }),
   };
+}
+
+/** Resolves when the response can take more data, or can never again. */
+function drainedOrClosed(response: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      response.off('drain', done);
+      response.off('close', done);
+      resolve();
+    };
+    response.on('drain', done);
+    response.on('close', done);
+  });
 }
 
 function send(response: ServerResponse, status: number, contentType: string, body: string): void {

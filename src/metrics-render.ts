@@ -1,13 +1,18 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
+import type { LineSink, MetricFamily } from './metric-families.ts';
+import { escapeLabelValue, escapeText, valueText } from './metrics-text.ts';
 
 /*
  * prom-client renders a registry in one synchronous block: at 1,000 targets (~190,000 sample lines) that
  * is about a third of a second (npm run bench) during which no cycle is started and replies in flight wait,
- * inflating the step latencies they report. This renders the same text in slices, yielding to the event
- * loop between them. Counters, gauges and histograms are formatted here from their public `get()` (less
- * CPU than prom-client's formatter, which allocates several objects per line); any other type is left to
- * prom-client. The text is byte for byte what `Registry.prototype.metrics` returns (test/metrics-render.test.ts).
+ * inflating the step latencies they report. This renders the same exposition in chunks of a few thousand
+ * lines, yielding to the event loop after each, so the HTTP server can send a chunk while the next is
+ * written and the whole text never has to exist at once. prom-client's counters, gauges and histograms
+ * are formatted here from their public `get()` (less CPU than prom-client's formatter, which allocates
+ * several objects per line); any other type is left to prom-client. The text is byte for byte what
+ * `Registry.prototype.metrics` returns for those (test/metrics-render.test.ts); the per-target families
+ * (metric-families.ts) follow, each written by itself.
  */
 
 /** Label values attached to every series of the registry (prom-client's default labels). */
@@ -15,9 +20,11 @@ export type DefaultLabels = Readonly<Record<string, string>>;
 
 export interface RenderOptions {
   readonly defaultLabels: DefaultLabels;
-  /** Sample lines formatted between two yields (default 2,000: a few ms). */
+  /** Families kept outside prom-client, written after the registry's own metrics. */
+  readonly families?: readonly MetricFamily[];
+  /** Sample lines in a chunk (default 2,000: a few ms of work). */
   readonly linesPerSlice?: number;
-  /** How to let the event loop run (default: setImmediate, after pending I/O). */
+  /** How to let the event loop run after a chunk (default: setImmediate, after pending I/O). */
   readonly yieldToLoop?: () => Promise<void>;
 }
 
@@ -27,44 +34,76 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
 type LabelValue = string | number | undefined;
 type Labels = Readonly<Record<string, LabelValue>>;
 
-/** The Prometheus text exposition (0.0.4) of every metric, as prom-client's `registry.metrics()` writes it. */
-export async function renderMetrics(registry: Registry, options: RenderOptions): Promise<string> {
+/**
+ * The Prometheus text exposition (0.0.4) of every metric, in chunks that each end with a newline. Put
+ * together they read as prom-client's `registry.metrics()`: one blank line between metrics.
+ */
+export async function* renderMetricChunks(registry: Registry, options: RenderOptions): AsyncGenerator<string, void, void> {
   const linesPerSlice = options.linesPerSlice ?? LINES_PER_SLICE;
   const yieldToLoop = options.yieldToLoop ?? nextTurn;
   const defaults = Object.entries(options.defaultLabels);
-  const texts: string[] = [];
-  let budget = linesPerSlice;
+  const sink: LineSink = { text: '', lines: 0 };
+  const full = (): boolean => sink.lines >= linesPerSlice;
+  const take = (): string => {
+    const chunk = sink.text;
+    sink.text = '';
+    sink.lines = 0;
+    return chunk;
+  };
+  let started = false;
+  /** A blank line between two metrics. */
+  const separate = (): void => {
+    if (started) sink.text += '\n';
+    started = true;
+  };
+  const header = (name: string, help: string, type: string): void => {
+    separate();
+    sink.text += `# HELP ${escapeText(name)} ${escapeText(help)}\n# TYPE ${escapeText(name)} ${type}\n`;
+  };
+
   for (const { name } of registry.getMetricsAsArray()) {
     const metric = registry.getSingleMetric(name);
-    // Removed meanwhile (a target left, or redis_probe_target_info was rebuilt under a new label set).
+    // Removed meanwhile (redis_probe_target_info is rebuilt when a target brings a new label name).
     if (!metric) continue;
     const type = metric instanceof Counter ? 'counter' : metric instanceof Gauge ? 'gauge' : metric instanceof Histogram ? 'histogram' : undefined;
     if (type === undefined) {
-      texts.push(await registry.getSingleMetricAsString(name));
+      separate();
+      sink.text += `${await registry.getSingleMetricAsString(name)}\n`;
       continue;
     }
-    // One block per metric: get() copies its series out of prom-client in one go. The budget counts
-    // work, so that copy counts too, and a large metric yields before its first line is formatted.
     const data = await metric.get();
-    budget -= data.values.length;
-    const lines = [`# HELP ${escapeText(data.name)} ${escapeText(data.help)}`, `# TYPE ${escapeText(data.name)} ${type}`];
-    const sliced: string[] = [];
+    header(data.name, data.help, type);
     for (const value of data.values) {
-      if (budget <= 0) {
-        sliced.push(lines.join('\n'));
-        lines.length = 0;
+      if (full()) {
+        yield take();
         await yieldToLoop();
-        budget = linesPerSlice;
       }
       const metricName = 'metricName' in value && value.metricName !== undefined ? value.metricName : data.name;
-      const labels = labelText(value.labels, defaults, type === 'histogram');
-      lines.push(`${metricName}${labels} ${valueText(value.value)}`);
-      budget--;
+      sink.text += `${metricName}${labelText(value.labels, defaults, type === 'histogram')} ${valueText(value.value)}\n`;
+      sink.lines += 1;
     }
-    sliced.push(lines.join('\n'));
-    texts.push(sliced.join('\n'));
   }
-  return `${texts.join('\n\n')}\n`;
+  for (const family of options.families ?? []) {
+    header(family.name, family.help, family.type);
+    // A scope's lines at a time: a target's series are never split across two chunks' worth of waiting.
+    const scopes = family.lines(defaults, sink);
+    while (!scopes.next().done) {
+      if (full()) {
+        yield take();
+        await yieldToLoop();
+      }
+    }
+  }
+  // A registry with nothing in it still writes a newline, as prom-client does.
+  if (sink.text !== '') yield take();
+  else if (!started) yield '\n';
+}
+
+/** The whole exposition as one string (tests, and callers that cannot stream). */
+export async function renderMetrics(registry: Registry, options: RenderOptions): Promise<string> {
+  let text = '';
+  for await (const chunk of renderMetricChunks(registry, options)) text += chunk;
+  return text;
 }
 
 /**
@@ -82,21 +121,4 @@ function labelText(labels: Labels, defaults: readonly (readonly [string, string]
   for (const [name, value] of defaults) if (!(name in labels)) add(name, value);
   if (histogram) for (const name in labels) if (name !== 'le') add(name, labels[name]);
   return text === '' ? '' : `{${text}}`;
-}
-
-/** As prom-client writes sample values. */
-function valueText(value: number): string {
-  if (Number.isNaN(value)) return 'Nan';
-  if (!Number.isFinite(value)) return value < 0 ? '-Inf' : '+Inf';
-  return `${value}`;
-}
-
-const NEEDS_ESCAPE = /[\\\n"]/;
-
-function escapeText(text: string): string {
-  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
-}
-
-function escapeLabelValue(value: string): string {
-  return NEEDS_ESCAPE.test(value) ? escapeText(value).replace(/"/g, '\\"') : value;
 }

@@ -5,8 +5,10 @@ import { MAINTENANCE_EVENT_LABELS } from './maintenance/parse-event.ts';
 import type { MaintenanceSink } from './maintenance/maintenance-monitor.ts';
 import type { CycleResult, Step } from './probe-result.ts';
 import { summarizeClusterCycle } from './cluster/roll-up.ts';
-import { renderMetrics } from './metrics-render.ts';
-import type { DefaultLabels } from './metrics-render.ts';
+import { renderMetricChunks, renderMetrics } from './metrics-render.ts';
+import type { DefaultLabels, RenderOptions } from './metrics-render.ts';
+import { HistogramFamily, ScalarFamily } from './metric-families.ts';
+import type { HistogramSeries, LabelValues, MetricFamily } from './metric-families.ts';
 
 /** How often the event-loop delay behind nodejs_eventloop_lag_* is sampled. */
 const EVENT_LOOP_SAMPLE_MS = 50;
@@ -22,20 +24,35 @@ export const LATENCY_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02
 const GAUGES_MISNAMED_AS_TOTALS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
 /**
- * A registry whose `metrics()` renders in slices and yields to the event loop between them (same text as
- * prom-client's; see metrics-render.ts): at 1,000 targets prom-client's own render blocks for about a third
- * of a second (npm run bench, `render`).
+ * prom-client's registry for the process-wide metrics, plus the per-target families kept compactly
+ * (metric-families.ts). It renders in chunks and yields to the event loop between them (see
+ * metrics-render.ts): at 1,000 targets prom-client's own render blocks for about a third of a second
+ * (npm run bench, `render`).
  */
-class SlicedRenderRegistry extends Registry {
+export class ProbeRegistry extends Registry {
   #defaultLabels: DefaultLabels = {};
+  readonly #families: MetricFamily[] = [];
 
   override setDefaultLabels(labels: DefaultLabels): void {
     super.setDefaultLabels(labels);
     this.#defaultLabels = { ...labels };
   }
 
+  addFamily<Family extends MetricFamily>(family: Family): Family {
+    if (this.#families.some((known) => known.name === family.name) || this.getSingleMetric(family.name)) {
+      throw new Error(`A metric with the name ${family.name} has already been registered.`);
+    }
+    this.#families.push(family);
+    return family;
+  }
+
+  /** The exposition in chunks; tests pick the slicing, production takes the defaults. */
+  chunks(slicing: Pick<RenderOptions, 'linesPerSlice' | 'yieldToLoop'> = {}): AsyncGenerator<string, void, void> {
+    return renderMetricChunks(this, { ...slicing, defaultLabels: this.#defaultLabels, families: this.#families });
+  }
+
   override metrics(): Promise<string> {
-    return renderMetrics(this, { defaultLabels: this.#defaultLabels });
+    return renderMetrics(this, { defaultLabels: this.#defaultLabels, families: this.#families });
   }
 }
 
@@ -58,7 +75,7 @@ export interface CredentialMetrics {
 
 /** The daemon's metrics, on a registry of its own. */
 export interface ProbeMetrics {
-  readonly registry: Registry;
+  readonly registry: ProbeRegistry;
   registerTarget(target: TargetConfig, options: { readonly authenticated: boolean }): TargetMetrics;
   observeLateness(latenessMs: number): void;
   /** Maintenance notification series of one target (only targets that subscribe have them). */
@@ -90,7 +107,7 @@ export function createProbeMetrics(options: {
   /** A `location` label on every series (prom-client default labels, applied when the registry is read). */
   location?: string;
 }): ProbeMetrics {
-  const registry = new SlicedRenderRegistry();
+  const registry = new ProbeRegistry();
   const registers = [registry];
   if (options.defaultMetrics ?? true) {
     // prom-client samples event-loop delay every 10 ms by default: 100 wake-ups a second, which cost an
@@ -107,53 +124,46 @@ export function createProbeMetrics(options: {
     registers,
   }).set({ version: options.version, node_version: process.versions.node }, 1);
 
-  const success = new Gauge({ name: 'redis_probe_success', help: 'Whether the last probe cycle of the target succeeded (1) or failed (0).', labelNames: ['target'], registers });
-  const cycles = new Counter({ name: 'redis_probe_cycles_total', help: 'Probe cycles run against the target, successful or not.', labelNames: ['target'], registers });
-  const failures = new Counter({
-    name: 'redis_probe_cycle_failures_total',
-    help: 'Failed probe cycles by the step that failed and the reason.',
-    labelNames: ['target', 'step', 'reason'],
-    registers,
-  });
-  const skipped = new Counter({ name: 'redis_probe_cycles_skipped_total', help: 'Cycles not started because the previous one was still running.', labelNames: ['target'], registers });
-  const cycleDuration = new Histogram({
-    name: 'redis_probe_cycle_duration_seconds',
-    help: 'Duration of successful probe cycles, connect included when it happened.',
-    labelNames: ['target'],
-    buckets: LATENCY_BUCKETS_SECONDS,
-    registers,
-  });
+  // The families below grow with the targets, so they live in compact storage rather than in prom-client.
+  const TARGET = ['target'];
+  const NODE = ['target', 'node'];
+  const scalar = (type: 'counter' | 'gauge', name: string, help: string, scopeLabels: readonly string[], seriesLabels: readonly string[] = []) =>
+    registry.addFamily(new ScalarFamily({ type, name, help, scopeLabels, seriesLabels }));
+  const histogram = (name: string, help: string, scopeLabels: readonly string[], seriesLabels: readonly string[] = []) =>
+    registry.addFamily(new HistogramFamily({ name, help, scopeLabels, seriesLabels, buckets: LATENCY_BUCKETS_SECONDS }));
+
+  const success = scalar('gauge', 'redis_probe_success', 'Whether the last probe cycle of the target succeeded (1) or failed (0).', TARGET);
+  const cycles = scalar('counter', 'redis_probe_cycles_total', 'Probe cycles run against the target, successful or not.', TARGET);
+  const failures = scalar('counter', 'redis_probe_cycle_failures_total', 'Failed probe cycles by the step that failed and the reason.', TARGET, ['step', 'reason']);
+  const skipped = scalar('counter', 'redis_probe_cycles_skipped_total', 'Cycles not started because the previous one was still running.', TARGET);
+  const cycleDuration = histogram('redis_probe_cycle_duration_seconds', 'Duration of successful probe cycles, connect included when it happened.', TARGET);
   const stepDuration =
     (options.stepHistograms ?? true)
-      ? new Histogram({
-          name: 'redis_probe_step_duration_seconds',
-          help: 'Duration of each successful probe step (per node for a cluster target).',
-          // `node` only on cluster targets, observed per node only: sum by (target, step, le) pools the nodes.
-          labelNames: ['target', 'node', 'step'],
-          buckets: LATENCY_BUCKETS_SECONDS,
-          registers,
-        })
+      ? // `node` only on cluster targets, observed per node only: sum by (target, step, le) pools the nodes.
+        histogram('redis_probe_step_duration_seconds', 'Duration of each successful probe step (per node for a cluster target).', NODE, ['step'])
       : undefined;
-  const lastSuccess = new Gauge({ name: 'redis_probe_last_success_timestamp_seconds', help: 'When the target last completed a successful cycle (Unix time).', labelNames: ['target'], registers });
-  const clients = new Gauge({ name: 'redis_probe_clients', help: 'Clients connected to the target, from its last CLIENT LIST.', labelNames: ['target'], registers });
-  const certExpiry = new Gauge({ name: 'redis_probe_tls_cert_expiry_timestamp_seconds', help: "The target's TLS server certificate notAfter (Unix time).", labelNames: ['target'], registers });
-  const stepSupported = new Gauge({
-    name: 'redis_probe_step_supported',
-    help: 'Whether the server allows the step (0: refused for lack of permission or support, not counted as failure).',
-    labelNames: ['target', 'step'],
-    registers,
-  });
+  const lastSuccess = scalar('gauge', 'redis_probe_last_success_timestamp_seconds', 'When the target last completed a successful cycle (Unix time).', TARGET);
+  const clients = scalar('gauge', 'redis_probe_clients', 'Clients connected to the target, from its last CLIENT LIST.', TARGET);
+  const certExpiry = scalar('gauge', 'redis_probe_tls_cert_expiry_timestamp_seconds', "The target's TLS server certificate notAfter (Unix time).", TARGET);
+  const stepSupported = scalar(
+    'gauge',
+    'redis_probe_step_supported',
+    'Whether the server allows the step (0: refused for lack of permission or support, not counted as failure).',
+    TARGET,
+    ['step'],
+  );
   // Cluster nodes get series of their own names, not a `node` label on redis_probe_success/cycles/failures:
   // there `max by (target)` would hide a failed shard and `sum by (target)` would count a cycle N+1 times.
-  const nodeSuccess = new Gauge({ name: 'redis_probe_node_success', help: 'Whether the last probe cycle against this cluster primary succeeded (1) or failed (0).', labelNames: ['target', 'node'], registers });
-  const nodeCycles = new Counter({ name: 'redis_probe_node_cycles_total', help: 'Probe cycles run against this cluster primary.', labelNames: ['target', 'node'], registers });
-  const nodeFailures = new Counter({
-    name: 'redis_probe_node_cycle_failures_total',
-    help: 'Failed probe cycles against this cluster primary by step and reason (each series appears at its first failure).',
-    labelNames: ['target', 'node', 'step', 'reason'],
-    registers,
-  });
-  const clusterNodes = new Gauge({ name: 'redis_probe_cluster_nodes', help: 'Primaries of a cluster target in its last cycle, by outcome (ok or failed).', labelNames: ['target', 'state'], registers });
+  const nodeSuccess = scalar('gauge', 'redis_probe_node_success', 'Whether the last probe cycle against this cluster primary succeeded (1) or failed (0).', NODE);
+  const nodeCycles = scalar('counter', 'redis_probe_node_cycles_total', 'Probe cycles run against this cluster primary.', NODE);
+  const nodeFailures = scalar(
+    'counter',
+    'redis_probe_node_cycle_failures_total',
+    'Failed probe cycles against this cluster primary by step and reason (each series appears at its first failure).',
+    NODE,
+    ['step', 'reason'],
+  );
+  const clusterNodes = scalar('gauge', 'redis_probe_cluster_nodes', 'Primaries of a cluster target in its last cycle, by outcome (ok or failed).', TARGET, ['state']);
   const lateness = new Histogram({
     name: 'redis_probe_scheduler_lateness_seconds',
     help: 'How late cycles started after their planned time.',
@@ -161,18 +171,14 @@ export function createProbeMetrics(options: {
     registers,
   });
   const targetInfo = createTargetInfo(registry);
-  const maintenanceEvents = new Counter({
-    name: 'redis_probe_maintenance_events_total',
-    help: 'Azure maintenance notifications received on AzureRedisEvents, by normalised type (unknown and malformed included).',
-    labelNames: ['target', 'event'],
-    registers,
-  });
-  const maintenanceInProgress = new Gauge({
-    name: 'redis_probe_maintenance_in_progress',
-    help: 'Whether Azure announced planned maintenance of the target that has not ended (1), else 0.',
-    labelNames: ['target'],
-    registers,
-  });
+  const maintenanceEvents = scalar(
+    'counter',
+    'redis_probe_maintenance_events_total',
+    'Azure maintenance notifications received on AzureRedisEvents, by normalised type (unknown and malformed included).',
+    TARGET,
+    ['event'],
+  );
+  const maintenanceInProgress = scalar('gauge', 'redis_probe_maintenance_in_progress', 'Whether Azure announced planned maintenance of the target that has not ended (1), else 0.', TARGET);
   const reloadSuccessful = new Gauge({
     name: 'redis_probe_config_last_reload_successful',
     help: 'Whether the last configuration reload succeeded (1) or failed and the previous config still runs (0).',
@@ -216,13 +222,13 @@ export function createProbeMetrics(options: {
     registerMaintenance(target) {
       const labels = { target };
       // Zero-valued from the start, so increase() sees the first notification of each type.
-      for (const event of MAINTENANCE_EVENT_LABELS) maintenanceEvents.inc({ ...labels, event }, 0);
-      maintenanceInProgress.set(labels, 0);
+      for (const event of MAINTENANCE_EVENT_LABELS) maintenanceEvents.series({ ...labels, event });
+      const inProgress = maintenanceInProgress.series(labels);
       return {
-        recordEvent: (event) => maintenanceEvents.inc({ ...labels, event }),
-        setInProgress: (inProgress) => maintenanceInProgress.set(labels, inProgress ? 1 : 0),
+        recordEvent: (event) => maintenanceEvents.series({ ...labels, event }).inc(),
+        setInProgress: (value) => inProgress.set(value ? 1 : 0),
         remove() {
-          for (const event of MAINTENANCE_EVENT_LABELS) maintenanceEvents.remove({ ...labels, event });
+          maintenanceEvents.remove(labels);
           maintenanceInProgress.remove(labels);
         },
       };
@@ -251,53 +257,55 @@ export function createProbeMetrics(options: {
       const labels = { target: target.name };
       const steps: Step[] = ['connect', ...(authenticated ? (['auth'] as const) : []), ...(target.cluster ? (['discover'] as const) : []), ...target.steps];
       // Zero-valued series from the start, so rate() and increase() see the first failure.
-      cycles.inc(labels, 0);
-      skipped.inc(labels, 0);
+      const cyclesSeries = cycles.series(labels);
+      const skippedSeries = skipped.series(labels);
       if (options.preinitialiseFailures ?? true) {
-        for (const step of steps) for (const reason of FAILURE_REASONS) failures.inc({ ...labels, step, reason }, 0);
+        for (const step of steps) for (const reason of FAILURE_REASONS) failures.series({ ...labels, step, reason });
       }
-      for (const step of target.steps) stepSupported.set({ ...labels, step }, 1);
+      for (const step of target.steps) stepSupported.series({ ...labels, step }).set(1);
       targetInfo.add(target);
-      const successChild = success.labels(labels);
-      const cyclesChild = cycles.labels(labels);
-      // A cluster target's step latencies are per node; its target-level ones appear only when discovery fails.
-      const stepChildren = new Map(stepDuration && !target.cluster ? steps.map((step) => [step, stepDuration.labels({ ...labels, step })]) : []);
-      /** Per node of a cluster target: the failure and step label sets it has, so they can be removed. */
-      const nodeSeries = new Map<string, { failures: Map<string, { step: Step; reason: string }>; steps: Set<Step> }>();
+      // The rest appear with their first value; each is looked up once, not on every cycle.
+      const successSeries = lazySeries(success, labels);
+      const cycleDurationSeries = lazySeries(cycleDuration, labels);
+      const lastSuccessSeries = lazySeries(lastSuccess, labels);
+      const clientsSeries = lazySeries(clients, labels);
+      const certExpirySeries = lazySeries(certExpiry, labels);
+      const stepSeries = new Map<Step, () => HistogramSeries>();
+      const observeStep = (step: Step, seconds: number): void => {
+        if (!stepDuration) return;
+        let series = stepSeries.get(step);
+        if (!series) {
+          series = lazySeries(stepDuration, { ...labels, step });
+          stepSeries.set(step, series);
+        }
+        series().observe(seconds);
+      };
+      /** Per node of a cluster target, removed with all its series when the node leaves. */
+      const nodes = new Set<string>();
       const removeNode = (node: string): void => {
         const nodeLabels = { ...labels, node };
-        const seen = nodeSeries.get(node);
-        nodeSeries.delete(node);
-        nodeSuccess.remove(nodeLabels);
-        nodeCycles.remove(nodeLabels);
-        for (const failure of seen?.failures.values() ?? []) nodeFailures.remove({ ...nodeLabels, ...failure });
-        for (const step of seen?.steps ?? []) stepDuration?.remove({ ...nodeLabels, step });
+        nodes.delete(node);
+        for (const family of [nodeSuccess, nodeCycles, nodeFailures, stepDuration]) family?.remove(nodeLabels);
       };
       const unsupportedSteps = new Set<Step>();
       const CLUSTER_STATES = ['ok', 'failed'] as const;
-      if (target.cluster) for (const state of CLUSTER_STATES) clusterNodes.set({ ...labels, state }, 0);
+      if (target.cluster) for (const state of CLUSTER_STATES) clusterNodes.series({ ...labels, state });
       const recordTarget = (result: CycleResult, observeSteps: boolean): void => {
-        cyclesChild.inc();
-        successChild.set(result.success ? 1 : 0);
-        if (result.failure) failures.inc({ ...labels, step: result.failure.step, reason: result.failure.reason });
-        if (observeSteps) {
-          for (const timing of result.steps) {
-            (stepChildren.get(timing.step) ?? stepDuration?.labels({ ...labels, step: timing.step }))?.observe(timing.durationMs / 1000);
-          }
-        }
+        cyclesSeries.inc();
+        successSeries().set(result.success ? 1 : 0);
+        if (result.failure) failures.series({ ...labels, step: result.failure.step, reason: result.failure.reason }).inc();
+        if (observeSteps) for (const timing of result.steps) observeStep(timing.step, timing.durationMs / 1000);
         if (result.success) {
-          cycleDuration.observe(labels, result.durationMs / 1000);
-          lastSuccess.set(labels, (result.startedAtMs + result.durationMs) / 1000);
+          cycleDurationSeries().observe(result.durationMs / 1000);
+          lastSuccessSeries().set((result.startedAtMs + result.durationMs) / 1000);
         }
-        if (result.observations.clientCount !== undefined) clients.set(labels, result.observations.clientCount);
-        if (result.observations.serverCertNotAfterMs !== undefined) {
-          certExpiry.set(labels, result.observations.serverCertNotAfterMs / 1000);
-        }
+        if (result.observations.clientCount !== undefined) clientsSeries().set(result.observations.clientCount);
+        if (result.observations.serverCertNotAfterMs !== undefined) certExpirySeries().set(result.observations.serverCertNotAfterMs / 1000);
         // Written only when a step's support changes: a label lookup per step per cycle adds up over thousands of targets.
         for (const step of target.steps) {
           const supported = !result.unsupportedSteps.includes(step);
           if (supported === unsupportedSteps.has(step)) {
-            stepSupported.set({ ...labels, step }, supported ? 1 : 0);
+            stepSupported.series({ ...labels, step }).set(supported ? 1 : 0);
             if (supported) unsupportedSteps.delete(step);
             else unsupportedSteps.add(step);
           }
@@ -311,45 +319,39 @@ export function createProbeMetrics(options: {
           // The roll-up's step timings are the slowest node's: observing them too would count each step twice.
           recordTarget(summary, nodeResults.length === 0);
           const ok = nodeResults.filter((result) => result.success).length;
-          clusterNodes.set({ ...labels, state: 'ok' }, ok);
-          clusterNodes.set({ ...labels, state: 'failed' }, nodeResults.length - ok);
+          clusterNodes.series({ ...labels, state: 'ok' }).set(ok);
+          clusterNodes.series({ ...labels, state: 'failed' }).set(nodeResults.length - ok);
           const present = new Set<string>();
           for (const result of nodeResults) {
             const node = result.node ?? '';
             present.add(node);
+            nodes.add(node);
             const nodeLabels = { ...labels, node };
-            const seen = nodeSeries.get(node) ?? { failures: new Map(), steps: new Set<Step>() };
-            nodeSeries.set(node, seen);
-            nodeCycles.inc(nodeLabels);
-            nodeSuccess.set(nodeLabels, result.success ? 1 : 0);
-            if (result.failure) {
-              const failure = { step: result.failure.step, reason: result.failure.reason };
-              nodeFailures.inc({ ...nodeLabels, ...failure });
-              seen.failures.set(`${failure.step}/${failure.reason}`, failure);
-            }
-            for (const timing of result.steps) {
-              stepDuration?.observe({ ...nodeLabels, step: timing.step }, timing.durationMs / 1000);
-              seen.steps.add(timing.step);
-            }
+            nodeCycles.series(nodeLabels).inc();
+            nodeSuccess.series(nodeLabels).set(result.success ? 1 : 0);
+            if (result.failure) nodeFailures.series({ ...nodeLabels, step: result.failure.step, reason: result.failure.reason }).inc();
+            for (const timing of result.steps) stepDuration?.series({ ...nodeLabels, step: timing.step }).observe(timing.durationMs / 1000);
           }
           // Every cycle probes every known primary, so a node missing here has left the cluster (or failed over).
-          for (const node of [...nodeSeries.keys()]) if (!present.has(node)) removeNode(node);
+          for (const node of [...nodes]) if (!present.has(node)) removeNode(node);
         },
-        recordSkipped: () => skipped.inc(labels),
+        recordSkipped: () => skippedSeries.inc(),
         remove() {
-          for (const node of [...nodeSeries.keys()]) removeNode(node);
-          for (const state of CLUSTER_STATES) clusterNodes.remove({ ...labels, state });
-          for (const metric of [success, cycles, skipped, cycleDuration, lastSuccess, clients, certExpiry]) metric.remove(labels);
-          for (const step of steps) {
-            stepDuration?.remove({ ...labels, step });
-            for (const reason of FAILURE_REASONS) failures.remove({ ...labels, step, reason });
+          for (const node of [...nodes]) removeNode(node);
+          for (const family of [success, cycles, skipped, failures, cycleDuration, stepDuration, lastSuccess, clients, certExpiry, stepSupported, clusterNodes]) {
+            family?.remove(labels);
           }
-          for (const step of target.steps) stepSupported.remove({ ...labels, step });
           targetInfo.remove(target.name);
         },
       };
     },
   };
+}
+
+/** A series created on first use, then reused: the label text is worked out once. */
+function lazySeries<Series>(family: { series(values: LabelValues): Series }, values: LabelValues): () => Series {
+  let series: Series | undefined;
+  return () => (series ??= family.series(values));
 }
 
 /** `redis_probe_target_info`: its label set is the union of every target's static labels. */

@@ -6,7 +6,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { Counter, Registry } from 'prom-client';
+import { Counter } from 'prom-client';
+import { ProbeRegistry } from '../src/metrics.ts';
+import { ScalarFamily } from '../src/metric-families.ts';
 import { startHttpServer } from '../src/http-server.ts';
 import type { HttpServer } from '../src/http-server.ts';
 import type { Logger } from '../src/logging.ts';
@@ -74,15 +76,16 @@ describe('startHttpServer with short slow-client limits', { timeout: 30_000 }, (
   let server: HttpServer;
   let base: string;
   let failStatus = false;
+  let registry: ProbeRegistry;
 
   before(async () => {
-    const registry = new Registry();
+    registry = new ProbeRegistry();
     new Counter({ name: 'http_test_total', help: 'A sample so /metrics is not empty.', registers: [registry] }).inc();
     server = await startHttpServer(
       '127.0.0.1',
       0,
       {
-        registry,
+        metrics: registry,
         isLive: () => true,
         isReady: () => false,
         status: () => {
@@ -150,6 +153,27 @@ describe('startHttpServer with short slow-client limits', { timeout: 30_000 }, (
     }
     for (const client of slow) assert.ok(client.received() === '' || /^HTTP\/1\.1 (408|400) /.test(client.received()), statusLine(client.received()));
     assert.ok(Math.max(...timings) < 200, `other clients were served in ${Math.max(...timings).toFixed(1)} ms at worst`);
+  });
+
+  it('streams a large exposition in chunks, whole, and stops writing when the scraper hangs up', async () => {
+    const family = registry.addFamily(new ScalarFamily({ type: 'gauge', name: 'http_test_big', help: 'Many series.', scopeLabels: ['target'], seriesLabels: ['n'] }));
+    try {
+      for (let target = 0; target < 200; target++) for (let n = 0; n < 100; n++) family.series({ target: `t${target}`, n: String(n) }).set(n);
+      const expected = await registry.metrics();
+      const response = await fetch(`${base}/metrics`);
+      assert.equal(response.headers.get('transfer-encoding'), 'chunked');
+      assert.equal(await response.text(), expected);
+      assert.equal(expected.match(/^http_test_big\{/gm)?.length, 20_000);
+
+      const client = await rawClient(server.port);
+      client.socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
+      await waitFor(() => client.received().length > 0, { timeoutMs: 5_000, intervalMs: 5, message: 'a first chunk' });
+      client.socket.destroy();
+      await client.closed;
+      assert.equal((await timedGet(`${base}/metrics`)).body, expected, 'the next scrape is whole');
+    } finally {
+      for (let target = 0; target < 200; target++) family.remove({ target: `t${target}` });
+    }
   });
 
   it('a failing source is a 500 for that request only, logged, and the server keeps serving', async () => {
