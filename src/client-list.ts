@@ -2,35 +2,30 @@ import type { ClientInfo } from './probe-result.ts';
 
 /*
  * CLIENT LIST grows with the server's client count (one ~290-byte line each), and a cycle needs only the
- * count and whether our own connection is listed: those are read from the reply's bytes, without making
- * a string of it or splitting it. Only `once` asks for the parsed list, and its parser reads just the
- * three fields it returns.
+ * count and whether our own connection is listed: those are read without splitting the reply. Only
+ * `once` asks for the parsed list, and its parser reads just the three fields it returns.
  */
 
-const NEWLINE = 0x0a;
-const CARRIAGE_RETURN = 0x0d;
-const SPACE = 0x20;
-
 /** How many clients a CLIENT LIST reply lists (its non-empty lines). */
-export function countClients(reply: Buffer): number {
+export function countClients(text: string): number {
   let count = 0;
   let start = 0;
-  while (start < reply.length) {
-    let end = reply.indexOf(NEWLINE, start);
-    if (end === -1) end = reply.length;
-    // A line starts with `id=`; only one that starts with whitespace needs a closer look.
-    if (end > start && ((reply[start] ?? 0) > SPACE || reply.toString('latin1', start, end).trim() !== '')) count++;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    // A line starts with `id=`; only one that starts with whitespace needs a closer look (no substring per line).
+    if (end > start && (text.charCodeAt(start) > 32 || text.slice(start, end).trim() !== '')) count++;
     start = end + 1;
   }
   return count;
 }
 
 /** Whether a connection named `name` is listed (a field is preceded by a space and ends at a space or line end). */
-export function listsConnectionNamed(reply: Buffer, name: string): boolean {
-  const field = Buffer.from(` name=${name}`);
-  for (let at = reply.indexOf(field); at !== -1; at = reply.indexOf(field, at + 1)) {
-    const next = reply[at + field.length];
-    if (next === undefined || next === SPACE || next === NEWLINE || next === CARRIAGE_RETURN) return true;
+export function listsConnectionNamed(text: string, name: string): boolean {
+  const field = ` name=${name}`;
+  for (let at = text.indexOf(field); at !== -1; at = text.indexOf(field, at + 1)) {
+    const next = text[at + field.length];
+    if (next === undefined || next === ' ' || next === '\n' || next === '\r') return true;
   }
   return false;
 }

@@ -148,12 +148,11 @@ export function createTargetProbe(target: TargetConfig, deps: ProbeDeps): Target
               return;
             }
             case 'client_list': {
-              // As bytes: the reply grows with the server's clients, and a string of it would be garbage at once.
-              const reply: unknown = await connection.callBuffer('CLIENT', ['LIST']);
-              if (!Buffer.isBuffer(reply)) throw new UnexpectedReplyError('CLIENT LIST did not answer a string');
+              const reply = await connection.client('LIST');
+              if (typeof reply !== 'string') throw new UnexpectedReplyError('CLIENT LIST did not answer a string');
               observations.clientCount = countClients(reply);
               if (nameIsSet) observations.ownConnectionListed = listsConnectionNamed(reply, connectionName);
-              if (deps.listClients) observations.clients = parseClientList(reply.toString());
+              if (deps.listClients) observations.clients = parseClientList(reply);
               return;
             }
           }
