@@ -541,6 +541,8 @@ export interface FootprintOptions {
   readonly preinitialiseFailures: boolean;
   /** Environment of the daemon process on top of the benchmark's (the image's NODE_OPTIONS, MALLOC_ARENA_MAX). */
   readonly env: Readonly<Record<string, string>>;
+  /** Node flags before the script (the image's ENTRYPOINT ones). */
+  readonly nodeFlags: readonly string[];
   readonly scrapeIntervalS: number;
 }
 
@@ -589,7 +591,7 @@ function sumOf(text: string, name: string): number {
  */
 export async function footprintPhase(options: FootprintOptions) {
   return withServers(options.servers, async (servers) => {
-    progress(`${options.label}: ${Object.entries(options.env).map(([name, value]) => `${name}=${value} `).join('')}node dist/cli.js, ${options.targets} targets over ${options.servers} servers on "${options.schedule}" for ${options.seconds} s`);
+    progress(`${options.label}: ${Object.entries(options.env).map(([name, value]) => `${name}=${value} `).join('')}node ${options.nodeFlags.map((flag) => `${flag} `).join('')}dist/cli.js, ${options.targets} targets over ${options.servers} servers on "${options.schedule}" for ${options.seconds} s`);
     const dir = mkdtempSync(join(tmpdir(), 'redis-probe-bench-'));
     const httpPort = await freePort();
     const configPath = join(dir, 'config.yaml');
@@ -603,7 +605,7 @@ export async function footprintPhase(options: FootprintOptions) {
     const env = { ...process.env, ...options.env };
     // Node's own defaults unless the options say otherwise (not the flags this benchmark process runs with).
     if (options.env['NODE_OPTIONS'] === undefined) delete env['NODE_OPTIONS'];
-    const child = spawn(process.execPath, [CLI_PATH, 'run', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'], env });
+    const child = spawn(process.execPath, [...options.nodeFlags, CLI_PATH, 'run', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'], env });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));

@@ -11,7 +11,7 @@ import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { AccuracyOptions, CostOptions, DetectionOptions, FootprintOptions, IdleOptions, PhaseName, RenderOptions, ScaleOptions } from './phases.ts';
-import { parseStages } from '../test/deploy/dockerfile-lint.ts';
+import { execForm, parseStages } from '../test/deploy/dockerfile-lint.ts';
 import type { Summary } from './support.ts';
 import { progress } from './support.ts';
 
@@ -112,15 +112,22 @@ const bigBase = {
  * NODE_OPTIONS, MALLOC_ARENA_MAX, ...), so the footprint runs what ships.
  */
 function imageEnv(): Record<string, string> {
-  const runtime = parseStages(readFileSync(join(import.meta.dirname, '..', 'Dockerfile'), 'utf8')).at(-1);
   const env: Record<string, string> = {};
-  for (const instruction of runtime?.instructions ?? []) {
+  for (const instruction of RUNTIME_STAGE?.instructions ?? []) {
     const match = instruction.keyword === 'ENV' ? /^([A-Za-z_][A-Za-z0-9_]*)=("?)(.*)\2$/.exec(instruction.args) : null;
     if (match) env[match[1]!] = match[3]!;
   }
   return env;
 }
+/** The node flags of the image's `ENTRYPOINT ["node", ...flags, "dist/cli.js"]` (V8 flags NODE_OPTIONS does not take). */
+function imageNodeFlags(): string[] {
+  const entrypoint = RUNTIME_STAGE?.instructions.filter((instruction) => instruction.keyword === 'ENTRYPOINT').at(-1);
+  const command = entrypoint ? (execForm(entrypoint.args) ?? []) : [];
+  return command.slice(1, command.findIndex((arg) => arg.endsWith('cli.js')));
+}
+const RUNTIME_STAGE = parseStages(readFileSync(join(import.meta.dirname, '..', 'Dockerfile'), 'utf8')).at(-1);
 const IMAGE_ENV = imageEnv();
+const IMAGE_NODE_FLAGS = imageNodeFlags();
 const footprintBase = {
   servers: scaleBase.servers,
   targets: scaleBase.targets,
@@ -130,6 +137,7 @@ const footprintBase = {
   stepHistograms: true,
   preinitialiseFailures: true,
   env: IMAGE_ENV,
+  nodeFlags: IMAGE_NODE_FLAGS,
   scrapeIntervalS: scaleBase.scrapeIntervalS,
 };
 const footprintBig = {
@@ -162,7 +170,7 @@ const plan = {
   footprint: { ...footprintBase, label: 'footprint' } satisfies FootprintOptions,
   'footprint-lean': { ...footprintBase, ...LEAN, label: 'footprint-lean' } satisfies FootprintOptions,
   // What the image's environment buys: the same run with Node's and glibc's defaults.
-  'footprint-node-defaults': { ...footprintBase, ...LEAN, env: {}, label: 'footprint-node-defaults' } satisfies FootprintOptions,
+  'footprint-node-defaults': { ...footprintBase, ...LEAN, env: {}, nodeFlags: [], label: 'footprint-node-defaults' } satisfies FootprintOptions,
   'footprint-big': { ...footprintBig, label: 'footprint-big' } satisfies FootprintOptions,
   'footprint-big-lean': { ...footprintBig, ...LEAN, label: 'footprint-big-lean' } satisfies FootprintOptions,
   detection: {
@@ -184,7 +192,7 @@ interface PhaseReply {
 /** Runs one phase in a fresh Node process and resolves with its result (or its error). */
 function runPhase(phase: PhaseName, options: object, name: string, timeoutMs: number): Promise<PhaseReply> {
   // Phase processes run in the image's environment (its V8 flags unless --node-options says otherwise).
-  const execArgv = ['--expose-gc', ...(flags['node-options']?.split(' ').filter((arg) => arg !== '') ?? []), ...(flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}.cpuprofile`] : [])];
+  const execArgv = ['--expose-gc', ...(flags['node-options']?.split(' ').filter((arg) => arg !== '') ?? IMAGE_NODE_FLAGS), ...(flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}.cpuprofile`] : [])];
   const child = spawn(process.execPath, [...execArgv, join(import.meta.dirname, 'phase.ts'), phase, JSON.stringify(options)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, ...IMAGE_ENV, ...(flags['node-options'] !== undefined ? { NODE_OPTIONS: '' } : {}) },
@@ -489,7 +497,7 @@ for (const section of FOOTPRINT_SECTIONS) {
 if (footprints.length > 0) {
   out();
   out(`3c. Footprint of the production process: node dist/cli.js run, as the image runs it, scraped by curl; CPU and RSS from /proc, lateness from its own redis_probe_scheduler_lateness_seconds`);
-  out(`  the image's environment (Dockerfile): ${Object.entries(IMAGE_ENV).map(([name, value]) => `${name}=${value}`).join(' ')}`);
+  out(`  the image's environment (Dockerfile): ${Object.entries(IMAGE_ENV).map(([name, value]) => `${name}=${value}`).join(' ')} node ${IMAGE_NODE_FLAGS.join(' ')}`);
   const row = (name: string, cell: (f: Footprint) => string | number | undefined): Row => [name, ...footprints.map(([, f]) => cell(f))];
   table(['', ...footprints.map(([, f]) => `${fmt(f.targets)} × ${f.schedule.split(' ')[0]}, ${layoutOf(f)}`)], [
     row('environment', (f) => (Object.keys(f.env).length > 0 ? "the image's" : 'Node and glibc defaults')),

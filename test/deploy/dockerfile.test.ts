@@ -11,7 +11,7 @@ const packageJson = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json')
 };
 const expected: DockerfileExpectations = {
   port: 9637,
-  entrypoint: ['node', 'dist/cli.js'],
+  entrypoint: ['node', '--heap-growing-percent=20', 'dist/cli.js'],
   nodeMajor: Number(/\d+/.exec(packageJson.engines.node)![0]),
 };
 const dockerfile = readFileSync(DOCKERFILE, 'utf8');
