@@ -5,7 +5,7 @@ import { escapeLabelValue, valueText } from './metrics-text.ts';
  * (191 series per target in the default layout). prom-client keeps each series as a labels object, a hash
  * key and (for a histogram) a bucket object keyed by bound, then copies all of them into fresh objects on
  * every scrape; at 1,000 targets that is tens of MB of heap and most of a scrape's CPU (npm run bench,
- * `render`). Here a series is a number (or a histogram's counts in a Float64Array) next to label text
+ * `render`). Here a series is a number (or a histogram's bucket counts) in its scope's array, next to label text
  * rendered once: a scope (a target, or a target's cluster node) owns its `target="a"` text, and the
  * labels within it (step, reason, …) come from a small vocabulary whose text every scope shares.
  * The text written is the Prometheus exposition prom-client writes for the same series
@@ -50,11 +50,14 @@ function labelText(names: readonly string[], values: LabelValues): string {
 interface SeriesLabels {
   /** `,step="ping",reason="oom"` (empty for a family without series labels). */
   readonly text: string;
+  /** Its index in the family's vocabulary, and so in each scope's series. */
+  readonly id: number;
 }
 
-/** The series of one scope, in creation order. */
+/** The series of one scope, by vocabulary id: an array slot each rather than a map entry. */
 class Scope<Series> {
-  readonly series = new Map<string, Series>();
+  readonly series: (Series | undefined)[] = [];
+  count = 0;
   /** `target="a"` or `target="a",node="10.0.0.1:6379"`: no leading comma. */
   readonly head: string;
   constructor(head: string) {
@@ -72,7 +75,7 @@ abstract class Family<Series extends { readonly labels: SeriesLabels }> {
   readonly #scopeLabels: readonly string[];
   readonly #seriesLabels: readonly string[];
   readonly #scopes = new Map<string, Scope<Series>>();
-  /** Keyed by the label text itself; bounded by the vocabulary, so it never needs pruning. */
+  /** Keyed by the label text itself; bounded by the label values the daemon knows, so never pruned. */
   readonly #vocabulary = new Map<string, SeriesLabels>();
   readonly #labelNames: ReadonlySet<string>;
 
@@ -93,16 +96,16 @@ abstract class Family<Series extends { readonly labels: SeriesLabels }> {
   series(values: LabelValues): Series {
     const scope = this.#scope(values);
     const text = labelText(this.#seriesLabels, values);
-    let series = scope.series.get(text);
+    let labels = this.#vocabulary.get(text);
+    if (!labels) {
+      labels = { text, id: this.#vocabulary.size };
+      this.#vocabulary.set(text, labels);
+    }
+    let series = scope.series[labels.id];
     if (!series) {
-      let labels = this.#vocabulary.get(text);
-      if (!labels) {
-        labels = { text };
-        this.#vocabulary.set(text, labels);
-      }
       series = this.create(labels);
-      // Keyed by the shared text, not the copy just built: one string per label set, however many scopes.
-      scope.series.set(labels.text, series);
+      scope.series[labels.id] = series;
+      scope.count += 1;
     }
     return series;
   }
@@ -116,14 +119,18 @@ abstract class Family<Series extends { readonly labels: SeriesLabels }> {
       this.#scopes.delete(key);
       return;
     }
-    scope.series.delete(labelText(this.#seriesLabels, values));
-    if (scope.series.size === 0) this.#scopes.delete(key);
+    const labels = this.#vocabulary.get(labelText(this.#seriesLabels, values));
+    if (labels && scope.series[labels.id]) {
+      scope.series[labels.id] = undefined;
+      scope.count -= 1;
+    }
+    if (scope.count === 0) this.#scopes.delete(key);
   }
 
   /** Series written so far (sample lines differ for histograms). */
   get size(): number {
     let size = 0;
-    for (const scope of this.#scopes.values()) size += scope.series.size;
+    for (const scope of this.#scopes.values()) size += scope.count;
     return size;
   }
 
@@ -137,7 +144,7 @@ abstract class Family<Series extends { readonly labels: SeriesLabels }> {
       Object.fromEntries(defaultLabels),
     );
     for (const scope of this.#scopes.values()) {
-      for (const series of scope.series.values()) this.write(series, `${scope.head}${series.labels.text}`, defaults, sink);
+      for (const series of scope.series) if (series) this.write(series, `${scope.head}${series.labels.text}`, defaults, sink);
       yield;
     }
   }
@@ -188,13 +195,14 @@ export class ScalarFamily extends Family<Scalar> {
 export class HistogramSeries {
   readonly labels: SeriesLabels;
   readonly bounds: readonly number[];
-  readonly counts: Float64Array;
+  /** A plain array: it holds small integers unboxed and, unlike a typed array of this size, needs no off-heap buffer. */
+  readonly counts: number[];
   sum = 0;
   count = 0;
   constructor(labels: SeriesLabels, bounds: readonly number[]) {
     this.labels = labels;
     this.bounds = bounds;
-    this.counts = new Float64Array(bounds.length);
+    this.counts = new Array<number>(bounds.length).fill(0);
   }
   observe(value: number): void {
     // The first bucket whose bound the value does not exceed; past the last bound only +Inf counts it.
