@@ -17,7 +17,7 @@ import {
   bareCycle,
   benchConfig,
   benchConfigFile,
-  countSeries,
+  countRenderedSeries,
   cpuMicros,
   pacedBareLoop,
   progress,
@@ -344,17 +344,10 @@ export async function scalePhase(options: ScaleOptions) {
     await scrapeLoop;
 
     progress(`${options.label}: rendering /metrics ${options.renders}×`);
-    const renders: Omit<RenderTiming, 'text'>[] = [];
-    let series = countSeries('');
-    let bytes = 0;
-    for (let index = 0; index < options.renders; index++) {
-      const { text, ...timing } = await timeRender(() => harness.daemon.metrics.registry.metrics());
-      renders.push(timing);
-      if (index === options.renders - 1) {
-        series = countSeries(text);
-        bytes = text.length;
-      }
-    }
+    const renders: RenderTiming[] = [];
+    for (let index = 0; index < options.renders; index++) renders.push(await timeRender(() => harness.daemon.metrics.registry.chunks()));
+    const series = await countRenderedSeries(harness.daemon.metrics.registry.chunks());
+    const bytes = renders.at(-1)?.bytes ?? 0;
     const rssAfterRender = process.memoryUsage.rss();
     // What the daemon keeps between cycles (run with --expose-gc): state, not garbage.
     const retainedHeapMb = heapAfterGc() / 2 ** 20;
@@ -448,19 +441,14 @@ export async function renderPhase(options: RenderOptions) {
         const stateMb = (heapAfterGc() - heapBefore) / 2 ** 20;
         // A 10,000-target render takes seconds: one of each is enough there.
         const repeats = count > 2_000 ? 1 : options.renders;
-        const sliced: Omit<RenderTiming, 'text'>[] = [];
-        let text = '';
-        for (let index = 0; index < repeats; index++) {
-          const { text: rendered, ...timing } = await timeRender(() => metrics.registry.metrics());
-          sliced.push(timing);
-          text = rendered;
-        }
+        const sliced: RenderTiming[] = [];
+        for (let index = 0; index < repeats; index++) sliced.push(await timeRender(() => metrics.registry.chunks()));
         rows.push({
           targets: count,
           stepHistograms,
           preinitialiseFailures,
-          series: countSeries(text).total,
-          bytes: text.length,
+          series: (await countRenderedSeries(metrics.registry.chunks())).total,
+          bytes: sliced.at(-1)?.bytes ?? 0,
           renderMs: summarize(sliced.map((timing) => timing.wallMs)),
           renderCpuMs: summarize(sliced.map((timing) => timing.cpuMs)),
           longestBlockMs: summarize(sliced.map((timing) => timing.longestBlockMs)),

@@ -395,7 +395,7 @@ if (scales.length > 0) {
   const fam = (s: Scale, name: string) => s.seriesByFamily[name] ?? 0;
   const probeSeries = (s: Scale) => Object.entries(s.seriesByFamily).filter(([name]) => name.startsWith('redis_probe_')).reduce((sum, [, count]) => sum + count, 0);
   const columns = scales.map(([, s]) => `${fmt(s.targets)} × ${s.schedule.split(' ')[0]}, ${layoutOf(s)}${s.stagger ? '' : ', no stagger'}`);
-  out('  default = the config defaults; lean = metrics: { stepHistograms: false, preinitialiseFailures: false }. The daemon renders /metrics in slices, yielding between them');
+  out('  default = the config defaults; lean = metrics: { stepHistograms: false, preinitialiseFailures: false }. The daemon renders /metrics in chunks, yielding between them; renders are timed as GET /metrics consumes them, chunk by chunk');
   const row = (name: string, cell: (s: Scale) => string | number | undefined): Row => [name, ...scales.map(([, s]) => cell(s))];
   table(['', ...columns], [
     row('targets / redis-servers / run seconds', (s) => `${s.targets} / ${s.servers} / ${s.seconds}`),

@@ -297,14 +297,19 @@ export function startResourceMonitor(intervalMs = 250) {
 
 /** One timed render of /metrics text: wall and CPU time, and the longest the event loop was held meanwhile. */
 export interface RenderTiming {
-  readonly text: string;
+  /** UTF-8 bytes of the whole text. */
+  readonly bytes: number;
   readonly wallMs: number;
   readonly cpuMs: number;
   /** Worst event-loop delay seen by a 1 ms timer during the render: the longest synchronous block. */
   readonly longestBlockMs: number;
 }
 
-export async function timeRender(render: () => Promise<string>): Promise<RenderTiming> {
+/**
+ * Renders as GET /metrics does: chunk by chunk, each encoded to UTF-8 as a socket write would, none kept
+ * (holding the whole text would age it into the old generation and time a GC that serving never pays).
+ */
+export async function timeRender(chunks: () => AsyncIterable<string>): Promise<RenderTiming> {
   const loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();
   // Let the monitor's timer start before the render can hold the loop.
@@ -312,17 +317,29 @@ export async function timeRender(render: () => Promise<string>): Promise<RenderT
   loop.reset();
   const cpu = cpuMicros();
   const started = performance.now();
-  const text = await render();
+  let bytes = 0;
+  for await (const chunk of chunks()) bytes += Buffer.from(chunk, 'utf8').length;
   const wallMs = performance.now() - started;
   const cpuMs = (cpuMicros() - cpu) / 1000;
   // The timer due during a final block fires only after it: give it that turn.
   await sleep(2);
   loop.disable();
-  return { text, wallMs, cpuMs, longestBlockMs: loop.max / 1e6 };
+  return { bytes, wallMs, cpuMs, longestBlockMs: loop.max / 1e6 };
+}
+
+/** Series of a rendered exposition, chunk by chunk (untimed). */
+export async function countRenderedSeries(chunks: AsyncIterable<string>): Promise<{ total: number; byFamily: Record<string, number> }> {
+  const counted = { total: 0, byFamily: {} as Record<string, number> };
+  for await (const chunk of chunks) {
+    const { total, byFamily } = countSeries(chunk);
+    counted.total += total;
+    for (const [family, count] of Object.entries(byFamily)) counted.byFamily[family] = (counted.byFamily[family] ?? 0) + count;
+  }
+  return counted;
 }
 
 /** Series in Prometheus text: sample lines, in total and per metric family. */
-export function countSeries(text: string): { total: number; byFamily: Record<string, number> } {
+function countSeries(text: string): { total: number; byFamily: Record<string, number> } {
   const byFamily: Record<string, number> = {};
   let total = 0;
   let start = 0;
