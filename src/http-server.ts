@@ -30,6 +30,8 @@ export interface HttpServer {
 const REQUEST_TIMEOUT_MS = 10_000;
 const HEADERS_TIMEOUT_MS = 5_000;
 const MAX_HEADER_BYTES = 8 * 1024;
+/** A scraper that takes no more of /metrics for this long is cut off, so it cannot hold a render open. */
+const STALLED_READER_TIMEOUT_MS = 10_000;
 /** Node checks those timeouts only this often (its default is 30 s, which would let a slow client stay 30 s). */
 const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
 
@@ -37,10 +39,12 @@ const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
 export interface HttpServerOptions {
   readonly headersTimeoutMs?: number;
   readonly requestTimeoutMs?: number;
+  readonly stalledReaderTimeoutMs?: number;
 }
 
 export async function startHttpServer(host: string, port: number, sources: HttpSources, options: HttpServerOptions = {}): Promise<HttpServer> {
   const headersTimeoutMs = options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
+  const stalledReaderTimeoutMs = options.stalledReaderTimeoutMs ?? STALLED_READER_TIMEOUT_MS;
   const routes: Readonly<Record<string, (response: ServerResponse) => Promise<void> | void>> = {
     '/metrics': async (response) => {
       response.writeHead(200, { 'Content-Type': sources.metrics.contentType, 'Cache-Control': 'no-store' });
@@ -48,7 +52,7 @@ export async function startHttpServer(host: string, port: number, sources: HttpS
       for await (const chunk of sources.metrics.chunks()) {
         // The scraper went away (or timed out): stop writing for nobody.
         if (response.destroyed) return;
-        if (!response.write(chunk)) await drainedOrClosed(response);
+        if (!response.write(chunk)) await drainedOrClosed(response, stalledReaderTimeoutMs);
       }
       response.end();
     },
@@ -112,14 +116,19 @@ export async function startHttpServer(host: string, port: number, sources: HttpS
   };
 }
 
-/** Resolves when the response can take more data, or can never again. */
-function drainedOrClosed(response: ServerResponse): Promise<void> {
+/** Resolves when the response can take more data, or can never again (closed, or cut off for not reading). */
+function drainedOrClosed(response: ServerResponse, timeoutMs: number): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
+      clearTimeout(timer);
       response.off('drain', done);
       response.off('close', done);
       resolve();
     };
+    const timer = setTimeout(() => {
+      response.destroy();
+      done();
+    }, timeoutMs);
     response.on('drain', done);
     response.on('close', done);
   });

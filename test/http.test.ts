@@ -65,6 +65,7 @@ async function timedGet(url: string, init?: RequestInit): Promise<{ status: numb
 describe('startHttpServer with short slow-client limits', { timeout: 30_000 }, () => {
   const HEADERS_TIMEOUT_MS = 500;
   const REQUEST_TIMEOUT_MS = 1_000;
+  const STALLED_READER_TIMEOUT_MS = 500;
   const errors: string[] = [];
   const logger: Logger = {
     error: (message) => void errors.push(message),
@@ -94,7 +95,7 @@ describe('startHttpServer with short slow-client limits', { timeout: 30_000 }, (
         },
         logger,
       },
-      { headersTimeoutMs: HEADERS_TIMEOUT_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS },
+      { headersTimeoutMs: HEADERS_TIMEOUT_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS, stalledReaderTimeoutMs: STALLED_READER_TIMEOUT_MS },
     );
     base = `http://127.0.0.1:${server.port}`;
   });
@@ -173,6 +174,33 @@ describe('startHttpServer with short slow-client limits', { timeout: 30_000 }, (
       assert.equal((await timedGet(`${base}/metrics`)).body, expected, 'the next scrape is whole');
     } finally {
       for (let target = 0; target < 200; target++) family.remove({ target: `t${target}` });
+    }
+  });
+
+  it('cuts off a scraper that stops reading /metrics, and serves the next one whole', async () => {
+    const family = registry.addFamily(new ScalarFamily({ type: 'gauge', name: 'http_test_wide', help: 'Long label values.', scopeLabels: ['target'], seriesLabels: ['n'] }));
+    const padding = 'p'.repeat(60);
+    try {
+      // ~25 MB: more than loopback's socket buffers hold, so the writes must wait for the reader.
+      for (let target = 0; target < 1_000; target++) for (let n = 0; n < 250; n++) family.series({ target: `t${target}`, n: `${padding}${n}` });
+      const stalled = connect({ host: '127.0.0.1', port: server.port });
+      stalled.on('error', () => undefined);
+      let received = 0;
+      const closed = new Promise<void>((resolve) => stalled.on('close', () => resolve()));
+      stalled.pause();
+      stalled.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
+      // A paused socket sees no hang-up: read on only after the server has had time to give up.
+      await delay(STALLED_READER_TIMEOUT_MS * 4);
+      stalled.on('data', (chunk: Buffer) => (received += chunk.length));
+      stalled.resume();
+      await Promise.race([closed, delay(10_000)]);
+      assert.ok(stalled.destroyed, 'the server closed the stalled connection');
+      const next = await timedGet(`${base}/metrics`);
+      assert.equal(next.status, 200);
+      assert.ok(next.body.endsWith(`http_test_wide{target="t999",n="${padding}249"} 0\n`));
+      assert.ok(received < next.body.length, `the stalled scraper got ${received} of ${next.body.length} bytes`);
+    } finally {
+      for (let target = 0; target < 1_000; target++) family.remove({ target: `t${target}` });
     }
   });
 
