@@ -327,33 +327,25 @@ export async function timeRender(chunks: () => AsyncIterable<string>): Promise<R
   return { bytes, wallMs, cpuMs, longestBlockMs: loop.max / 1e6 };
 }
 
-/** Series of a rendered exposition, chunk by chunk (untimed). */
+/** Series of a rendered exposition (sample lines, in total and per metric family), chunk by chunk, untimed. */
 export async function countRenderedSeries(chunks: AsyncIterable<string>): Promise<{ total: number; byFamily: Record<string, number> }> {
-  const counted = { total: 0, byFamily: {} as Record<string, number> };
-  for await (const chunk of chunks) {
-    const { total, byFamily } = countSeries(chunk);
-    counted.total += total;
-    for (const [family, count] of Object.entries(byFamily)) counted.byFamily[family] = (counted.byFamily[family] ?? 0) + count;
-  }
-  return counted;
-}
-
-/** Series in Prometheus text: sample lines, in total and per metric family. */
-function countSeries(text: string): { total: number; byFamily: Record<string, number> } {
   const byFamily: Record<string, number> = {};
   let total = 0;
-  let start = 0;
-  while (start < text.length) {
-    let end = text.indexOf('\n', start);
-    if (end === -1) end = text.length;
-    if (end > start && text.charCodeAt(start) !== 35 /* # */) {
-      total++;
-      let nameEnd = start;
-      while (nameEnd < end && text[nameEnd] !== '{' && text[nameEnd] !== ' ') nameEnd++;
-      const family = text.slice(start, nameEnd).replace(/_(bucket|sum|count)$/, '');
-      byFamily[family] = (byFamily[family] ?? 0) + 1;
+  // A chunk ends with a whole line, so each is counted on its own.
+  for await (const text of chunks) {
+    let start = 0;
+    while (start < text.length) {
+      let end = text.indexOf('\n', start);
+      if (end === -1) end = text.length;
+      if (end > start && text.charCodeAt(start) !== 35 /* # */) {
+        total++;
+        let nameEnd = start;
+        while (nameEnd < end && text[nameEnd] !== '{' && text[nameEnd] !== ' ') nameEnd++;
+        const family = text.slice(start, nameEnd).replace(/_(bucket|sum|count)$/, '');
+        byFamily[family] = (byFamily[family] ?? 0) + 1;
+      }
+      start = end + 1;
     }
-    start = end + 1;
   }
   return { total, byFamily };
 }

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
-import type { LineSink, MetricFamily } from './metric-families.ts';
+import type { DefaultLabelPairs, LineSink, MetricFamily } from './metric-families.ts';
 import { escapeLabelValue, escapeText, valueText } from './metrics-text.ts';
 
 /*
@@ -9,11 +9,11 @@ import { escapeLabelValue, escapeText, valueText } from './metrics-text.ts';
  * they report (prom-client's own render of the same series held the loop for about a third of a second).
  * This writes the exposition in chunks of at most a few thousand lines, yielding to the event loop after
  * each, so the HTTP server can send a chunk while the next is written and the whole text never has to
- * exist at once. prom-client's counters, gauges and histograms
- * are formatted here from their public `get()` (less CPU than prom-client's formatter, which allocates
- * several objects per line); any other type is left to prom-client. The text is byte for byte what
- * `Registry.prototype.metrics` returns for those (test/metrics-render.test.ts); the per-target families
- * (metric-families.ts) follow, each written by itself.
+ * exist at once. prom-client's counters, gauges and histograms are formatted here from their public
+ * `get()` (less CPU than prom-client's formatter, which allocates several objects per line); any other
+ * type is left to prom-client. The text is byte for byte what `Registry.prototype.metrics` returns for
+ * those (test/metrics-render.test.ts); the per-target families (metric-families.ts) follow, each written
+ * by itself.
  */
 
 /** Label values attached to every series of the registry (prom-client's default labels). */
@@ -118,7 +118,7 @@ export async function renderMetrics(registry: Registry, options: RenderOptions):
  * set itself. A histogram line (labels splayed by get()) is the exception: prom-client writes its
  * `le` first, then the default labels, then the series labels.
  */
-function labelText(labels: Labels, defaults: readonly (readonly [string, string])[], histogram: boolean): string {
+function labelText(labels: Labels, defaults: DefaultLabelPairs, histogram: boolean): string {
   let text = '';
   const add = (name: string, value: LabelValue): void => {
     text += `${text === '' ? '' : ','}${name}="${typeof value === 'string' ? escapeLabelValue(value) : String(value)}"`;

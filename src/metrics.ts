@@ -269,15 +269,15 @@ export function createProbeMetrics(options: {
       const lastSuccessSeries = lazySeries(lastSuccess, labels);
       const clientsSeries = lazySeries(clients, labels);
       const certExpirySeries = lazySeries(certExpiry, labels);
-      const stepSeries = new Map<Step, () => HistogramSeries>();
+      const stepSeries = new Map<Step, HistogramSeries>();
       const observeStep = (step: Step, seconds: number): void => {
         if (!stepDuration) return;
         let series = stepSeries.get(step);
         if (!series) {
-          series = lazySeries(stepDuration, { ...labels, step });
+          series = stepDuration.series({ ...labels, step });
           stepSeries.set(step, series);
         }
-        series().observe(seconds);
+        series.observe(seconds);
       };
       /** Per node of a cluster target, removed with all its series when the node leaves. */
       const nodes = new Set<string>();
