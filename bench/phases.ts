@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { systemClock } from '../src/clock.ts';
 import { createProbeMetrics } from '../src/metrics.ts';
@@ -181,14 +182,28 @@ async function histogramQuantiles(harness: DaemonHarness, step: string): Promise
 export interface CostOptions {
   readonly mode: 'daemon' | 'bare';
   readonly targets: number;
-  readonly seconds: number;
+  /**
+   * Epoch ms of the first measurement window. The orchestrator starts both modes together and gives them
+   * the same windows, so whatever else the machine does in a window lands on both.
+   */
+  readonly measureFromMs: number;
+  readonly windowSeconds: number;
+  readonly windows: number;
   readonly logPath?: string;
+}
+
+/** What one mode spent in one measurement window. */
+export interface CostWindow {
+  readonly cycles: number;
+  readonly cpuUs: number;
+  readonly systemUs: number;
+  readonly gcPauseUs: number;
 }
 
 export async function costPhase(options: CostOptions) {
   return withServers(1, async ([server]) => {
     const port = server!.port;
-    progress(`cost: ${options.mode}, ${options.targets} targets every second for ${options.seconds} s`);
+    progress(`cost: ${options.mode}, ${options.targets} targets every second, ${options.windows} windows of ${options.windowSeconds} s`);
     let cycles: () => number;
     let errors: () => number;
     let stop: () => Promise<void>;
@@ -196,9 +211,10 @@ export async function costPhase(options: CostOptions) {
       const harness = await startDaemonHarness({
         config: benchConfig({ count: options.targets, ports: [port], schedule: '* * * * * *' }),
         ...(options.logPath ? { logPath: options.logPath } : {}),
+        countOnly: true,
       });
-      cycles = () => harness.cycles.length;
-      errors = () => harness.cycles.filter((cycle) => !cycle.ok).length;
+      cycles = () => harness.counts.started;
+      errors = () => harness.counts.failed;
       stop = () => harness.stop();
     } else {
       const clients = await Promise.all(
@@ -213,27 +229,27 @@ export async function costPhase(options: CostOptions) {
         for (const { client } of clients) client.disconnect();
       };
     }
-    // The first second connects every target; measure the steady state after it.
-    await sleep(2_500);
-    const cpu0 = cpuMicros();
-    const wall0 = performance.now();
-    const cycles0 = cycles();
-    await sleep(options.seconds * 1000);
-    const cpuUs = cpuMicros() - cpu0;
-    const wallMs = performance.now() - wall0;
-    const measuredCycles = cycles() - cycles0;
+    let gcPauseMs = 0;
+    const gcObserver = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) gcPauseMs += entry.duration;
+    });
+    gcObserver.observe({ entryTypes: ['gc'] });
+    const snapshot = () => ({ usage: process.cpuUsage(), cycles: cycles(), gcPauseMs });
+    const windows: CostWindow[] = [];
+    await sleep(options.measureFromMs - Date.now());
+    let from = snapshot();
+    for (let index = 1; index <= options.windows; index++) {
+      await sleep(options.measureFromMs + index * options.windowSeconds * 1000 - Date.now());
+      const to = snapshot();
+      const usage = process.cpuUsage(from.usage);
+      windows.push({ cycles: to.cycles - from.cycles, cpuUs: usage.user + usage.system, systemUs: usage.system, gcPauseUs: (to.gcPauseMs - from.gcPauseMs) * 1000 });
+      from = to;
+    }
+    gcObserver.disconnect();
     const errorCount = errors();
     const clientListBytes = (await server!.cli('CLIENT', 'LIST')).length;
     await stop();
-    return {
-      mode: options.mode,
-      targets: options.targets,
-      cycles: measuredCycles,
-      errors: errorCount,
-      cpuUsPerCycle: cpuUs / Math.max(1, measuredCycles),
-      cpuPercent: (cpuUs / 1000 / wallMs) * 100,
-      clientListBytes,
-    };
+    return { mode: options.mode, targets: options.targets, windowSeconds: options.windowSeconds, windows, errors: errorCount, clientListBytes };
   });
 }
 

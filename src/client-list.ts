@@ -2,8 +2,8 @@ import type { ClientInfo } from './probe-result.ts';
 
 /*
  * CLIENT LIST grows with the server's client count (one ~290-byte line each), and a cycle needs only the
- * count and whether our own connection is listed: those are read without splitting the reply. Only
- * `once` asks for the parsed list, and its parser reads just the three fields it returns.
+ * count: it is read without splitting the reply. Only `once` asks for the parsed list, and its parser
+ * reads just the three fields it returns.
  */
 
 /** How many clients a CLIENT LIST reply lists (its non-empty lines). */
@@ -18,16 +18,6 @@ export function countClients(text: string): number {
     start = end + 1;
   }
   return count;
-}
-
-/** Whether a connection named `name` is listed (a field is preceded by a space and ends at a space or line end). */
-export function listsConnectionNamed(text: string, name: string): boolean {
-  const field = ` name=${name}`;
-  for (let at = text.indexOf(field); at !== -1; at = text.indexOf(field, at + 1)) {
-    const next = text[at + field.length];
-    if (next === undefined || next === ' ' || next === '\n' || next === '\r') return true;
-  }
-  return false;
 }
 
 /** Parses CLIENT LIST output (`id=3 addr=127.0.0.1:5000 ... name=x ...` per line) into id, addr and name. */

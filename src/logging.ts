@@ -8,6 +8,8 @@ export interface Logger {
   warn(message: string, fields?: Record<string, unknown>): void;
   info(message: string, fields?: Record<string, unknown>): void;
   debug(message: string, fields?: Record<string, unknown>): void;
+  /** Whether a line at `level` is written: a caller can skip building fields that would be dropped. */
+  isEnabled(level: LogLevel): boolean;
   /** Waits until buffered lines are written (before exit). */
   flush(): Promise<void>;
 }
@@ -46,18 +48,24 @@ export function createLogger(options: {
     ),
     transports: [transport],
   });
-  // winston formats a line (timestamp, redaction, JSON) before its transport drops it for its level:
-  // checking the level first keeps disabled per-cycle lines off the hot path.
-  const at =
-    (level: LogLevel) =>
-    (message: string, fields?: Record<string, unknown>): void => {
-      if (logger.isLevelEnabled(level)) logger.log(level, message, fields);
-    };
+  // winston formats a line (timestamp, redaction, JSON) before its transport drops it for its level, so a
+  // disabled level gets a method that does nothing. The level is fixed for the logger's life (changing
+  // `log` needs a restart), so this is decided once rather than asked of winston on every line.
+  const enabled: Readonly<Record<LogLevel, boolean>> = {
+    error: logger.isLevelEnabled('error'),
+    warn: logger.isLevelEnabled('warn'),
+    info: logger.isLevelEnabled('info'),
+    debug: logger.isLevelEnabled('debug'),
+  };
+  const isEnabled = (level: LogLevel): boolean => enabled[level];
+  const at = (level: LogLevel): ((message: string, fields?: Record<string, unknown>) => void) =>
+    enabled[level] ? (message, fields) => void logger.log(level, message, fields) : () => undefined;
   return {
     error: at('error'),
     warn: at('warn'),
     info: at('info'),
     debug: at('debug'),
+    isEnabled,
     flush: () =>
       new Promise((resolve) => {
         if (stream === process.stdout || stream === process.stderr) {

@@ -53,7 +53,6 @@ export interface Observations {
   clientCount?: number;
   /** The parsed CLIENT LIST, only when the caller asked for it (`once`). */
   clients?: readonly ClientInfo[];
-  ownConnectionListed?: boolean;
   /** The TLS server certificate's notAfter, read at connect. */
   serverCertNotAfterMs?: number;
 }

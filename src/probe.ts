@@ -5,7 +5,7 @@ import type { Credential, RedisAuth } from './credentials.ts';
 import type { TargetConfig } from './config/types.ts';
 import type { CommandStep, CycleResult, CycleTrigger, Observations, Step, StepTiming } from './probe-result.ts';
 import { classifyError, UnexpectedReplyError } from './classify-error.ts';
-import { countClients, listsConnectionNamed, parseClientList } from './client-list.ts';
+import { countClients, parseClientList } from './client-list.ts';
 import type { SecretRedactor } from './secrets.ts';
 import { withTimeout } from './timeout.ts';
 import { isReplyError, openConnection as openRedisConnection, sendAuth, setUpSession } from './redis-connection.ts';
@@ -58,8 +58,6 @@ export function createTargetProbe(target: TargetConfig, deps: ProbeDeps): Target
   const lostListeners: (() => void)[] = [];
   let client: Redis | undefined;
   let cycleRunning = false;
-  /** Whether CLIENT SETNAME succeeded, so CLIENT LIST can look for our own connection. */
-  let nameIsSet = false;
   let closed = false;
   let unsubscribeCredential: (() => void) | undefined;
 
@@ -72,15 +70,25 @@ export function createTargetProbe(target: TargetConfig, deps: ProbeDeps): Target
     }
   };
 
-  const step = async <T>(name: Step, timings: StepTiming[], work: () => Promise<T>): Promise<T> => {
+  /** Runs one step under the step timeout: records its duration, or rejects with StepFailed naming it. */
+  const step = <T>(name: Step, timings: StepTiming[], work: () => Promise<T>): Promise<T> => {
     const started = clock.monotonicMs();
+    let pending: Promise<T>;
     try {
-      const value = await withTimeout(work(), target.timeoutMs, clock, name);
-      timings.push({ step: name, durationMs: clock.monotonicMs() - started });
-      return value;
+      pending = work();
     } catch (error) {
-      throw new StepFailed(name, error);
+      pending = Promise.reject(error);
     }
+    // Plain reactions rather than an async wrapper: a cycle runs several steps, and a daemon 100 cycles a second.
+    return withTimeout(pending, target.timeoutMs, clock, name).then(
+      (value) => {
+        timings.push({ step: name, durationMs: clock.monotonicMs() - started });
+        return value;
+      },
+      (error: unknown) => {
+        throw new StepFailed(name, error);
+      },
+    );
   };
 
   const openConnection = async (timings: StepTiming[], observations: Observations): Promise<Redis> => {
@@ -91,18 +99,15 @@ export function createTargetProbe(target: TargetConfig, deps: ProbeDeps): Target
     const auth = credential ? currentAuth(credential) : undefined;
     const session = { ...(auth ? { auth } : {}), name: connectionName, db: target.db };
     const openSession = () =>
-      setUpSession(connection, session).then(
-        (setup) => setup.named,
-        (error: unknown) => {
-          throw opened.rootCause(error);
-        },
-      );
+      setUpSession(connection, session).catch((error: unknown) => {
+        throw opened.rootCause(error);
+      });
     await step('connect', timings, async () => {
       await opened.connect();
-      if (!auth) nameIsSet = await openSession();
+      if (!auth) await openSession();
     });
     observations.serverCertNotAfterMs = peerCertificateExpiry(connection);
-    if (auth) nameIsSet = await step('auth', timings, openSession);
+    if (auth) await step('auth', timings, openSession);
     connection.once('close', () => {
       if (client === connection && !cycleRunning && !closed) for (const listener of lostListeners) listener();
     });
@@ -120,43 +125,45 @@ export function createTargetProbe(target: TargetConfig, deps: ProbeDeps): Target
     });
   }
 
+  /** Sends one command step and checks its reply. */
+  const sendCommand = async (name: CommandStep, connection: Redis, value: string, observations: Observations): Promise<void> => {
+    switch (name) {
+      case 'ping': {
+        const reply = await connection.ping();
+        observations.pingReply = reply;
+        if (reply !== 'PONG') throw new UnexpectedReplyError(`PING answered ${JSON.stringify(reply).slice(0, 40)}, expected PONG`);
+        return;
+      }
+      case 'set': {
+        const reply = await connection.set(key, value, 'EX', ttlSeconds);
+        observations.setReply = reply;
+        if (reply !== 'OK') throw new UnexpectedReplyError('SET did not answer OK');
+        return;
+      }
+      case 'get': {
+        const reply = await connection.get(key);
+        observations.getValue = reply;
+        // Without a SET in this cycle there is nothing to compare; GET still proves reads work.
+        if (target.steps.includes('set') && reply !== value) {
+          throw new UnexpectedReplyError(reply === null ? 'GET found no value for the probe key' : 'GET returned a different value than was SET');
+        }
+        return;
+      }
+      case 'client_list': {
+        const reply = await connection.client('LIST');
+        if (typeof reply !== 'string') throw new UnexpectedReplyError('CLIENT LIST did not answer a string');
+        observations.clientCount = countClients(reply);
+        if (deps.listClients) observations.clients = parseClientList(reply);
+        return;
+      }
+    }
+  };
+
   const runCommands = async (connection: Redis, timings: StepTiming[], observations: Observations, unsupported: CommandStep[]) => {
     const value = deps.randomValue();
     for (const name of target.steps) {
       try {
-        await step(name, timings, async () => {
-          switch (name) {
-            case 'ping': {
-              const reply = await connection.ping();
-              observations.pingReply = reply;
-              if (reply !== 'PONG') throw new UnexpectedReplyError(`PING answered ${JSON.stringify(reply).slice(0, 40)}, expected PONG`);
-              return;
-            }
-            case 'set': {
-              const reply = await connection.set(key, value, 'EX', ttlSeconds);
-              observations.setReply = reply;
-              if (reply !== 'OK') throw new UnexpectedReplyError('SET did not answer OK');
-              return;
-            }
-            case 'get': {
-              const reply = await connection.get(key);
-              observations.getValue = reply;
-              // Without a SET in this cycle there is nothing to compare; GET still proves reads work.
-              if (target.steps.includes('set') && reply !== value) {
-                throw new UnexpectedReplyError(reply === null ? 'GET found no value for the probe key' : 'GET returned a different value than was SET');
-              }
-              return;
-            }
-            case 'client_list': {
-              const reply = await connection.client('LIST');
-              if (typeof reply !== 'string') throw new UnexpectedReplyError('CLIENT LIST did not answer a string');
-              observations.clientCount = countClients(reply);
-              if (nameIsSet) observations.ownConnectionListed = listsConnectionNamed(reply, connectionName);
-              if (deps.listClients) observations.clients = parseClientList(reply);
-              return;
-            }
-          }
-        });
+        await step(name, timings, () => sendCommand(name, connection, value, observations));
       } catch (error) {
         const cause = error instanceof StepFailed ? error.error : error;
         const reason = classifyError(cause);
@@ -232,7 +239,7 @@ function currentAuth(credential: Credential): RedisAuth {
   }
 }
 
-/** TLS options for any connection to the target (the probe's and the maintenance subscriber's). */
+/** The notAfter of the server certificate a TLS connection was given (undefined without TLS). */
 function peerCertificateExpiry(connection: Redis): number | undefined {
   const socket = connection.stream as Partial<TLSSocket> | undefined;
   if (typeof socket?.getPeerCertificate !== 'function') return undefined;
@@ -240,7 +247,6 @@ function peerCertificateExpiry(connection: Redis): number | undefined {
   const parsed = notAfter ? Date.parse(notAfter) : NaN;
   return Number.isNaN(parsed) ? undefined : parsed;
 }
-
 
 function isUnknownCommand(error: unknown): boolean {
   return isReplyError(error) && /^ERR unknown (sub)?command/i.test((error as Error).message);

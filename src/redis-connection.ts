@@ -75,12 +75,6 @@ export function openConnection(endpoint: Endpoint, factory: ConnectionFactory = 
   };
 }
 
-/** What opening a session set up. */
-export interface SessionSetup {
-  /** CLIENT SETNAME succeeded (a principal without CLIENT permission is refused it). */
-  readonly named: boolean;
-}
-
 /**
  * Session setup in one round trip: AUTH (with a credential), CLIENT SETNAME (best effort), and SELECT when
  * `db` is not 0 (Azure Managed Redis refuses SELECT). Throws the AUTH or SELECT error.
@@ -88,7 +82,7 @@ export interface SessionSetup {
 export async function setUpSession(
   redis: Redis,
   session: { readonly auth?: RedisAuth; readonly name: string; readonly db?: number },
-): Promise<SessionSetup> {
+): Promise<void> {
   const { auth, db = 0 } = session;
   const pipeline = redis.pipeline();
   if (auth?.username !== undefined) pipeline.auth(auth.username, auth.password);
@@ -101,10 +95,10 @@ export async function setUpSession(
   const nameIndex = auth ? 1 : 0;
   const selectError = db !== 0 ? replies[nameIndex + 1]?.[0] : null;
   if (selectError) throw selectError;
-  // Only a refusal of SETNAME is tolerated; a garbled reply or a dropped connection fails the session.
+  // Only a refusal of SETNAME (a principal without CLIENT permission) is tolerated; a garbled reply or a
+  // dropped connection fails the session.
   const nameError = replies[nameIndex]?.[0];
   if (nameError && !isReplyError(nameError)) throw nameError;
-  return { named: !nameError };
 }
 
 /** AUTH alone, for re-sending a rotated secret on a live connection. */

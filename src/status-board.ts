@@ -25,6 +25,13 @@ export interface StatusChange {
   readonly newlyUnsupported: readonly CommandStep[];
 }
 
+const NO_STEPS: readonly CommandStep[] = [];
+/** The answer for nearly every cycle, shared rather than allocated each time. */
+const UNCHANGED: Readonly<Record<'up' | 'down', StatusChange>> = {
+  up: { state: 'up', newlyUnsupported: NO_STEPS },
+  down: { state: 'down', newlyUnsupported: NO_STEPS },
+};
+
 export function createStatusBoard(): StatusBoard {
   const statuses = new Map<string, TargetStatus>();
   return {
@@ -36,16 +43,14 @@ export function createStatusBoard(): StatusBoard {
         target: result.target,
         state,
         lastResult: result,
-        since: changed ? result.startedAtMs : previous?.since ?? result.startedAtMs,
-        ...(result.success
-          ? { lastSuccessAtMs: result.startedAtMs + result.durationMs }
-          : previous?.lastSuccessAtMs !== undefined
-            ? { lastSuccessAtMs: previous.lastSuccessAtMs }
-            : {}),
+        since: changed ? result.startedAtMs : (previous.since ?? result.startedAtMs),
+        lastSuccessAtMs: result.success ? result.startedAtMs + result.durationMs : previous?.lastSuccessAtMs,
       });
-      const previouslyUnsupported = previous?.lastResult?.unsupportedSteps ?? [];
-      const newlyUnsupported = result.unsupportedSteps.filter((step) => !previouslyUnsupported.includes(step));
-      return changed ? { changedFrom: previous?.state ?? 'unknown', state, newlyUnsupported } : { state, newlyUnsupported };
+      const previouslyUnsupported = previous?.lastResult?.unsupportedSteps ?? NO_STEPS;
+      const newlyUnsupported =
+        result.unsupportedSteps.length === 0 ? NO_STEPS : result.unsupportedSteps.filter((step) => !previouslyUnsupported.includes(step));
+      if (changed) return { changedFrom: previous?.state ?? 'unknown', state, newlyUnsupported };
+      return newlyUnsupported.length === 0 ? UNCHANGED[state] : { state, newlyUnsupported };
     },
     remove(target) {
       statuses.delete(target);

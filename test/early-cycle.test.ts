@@ -6,7 +6,6 @@ import type { DaemonConfig, TargetConfig } from '../src/config/types.ts';
 import { createDaemon } from '../src/daemon.ts';
 import type { Daemon } from '../src/daemon.ts';
 import { createEarlyCycleLimiter } from '../src/early-cycle.ts';
-import type { Logger } from '../src/logging.ts';
 import { createSecretRedactor } from '../src/secrets.ts';
 import { FakeClock, flushPromises } from './support/fake-clock.ts';
 import { startFaultProxy } from './support/fault-proxy.ts';
@@ -17,6 +16,7 @@ import { startRedis } from './support/redis-server.ts';
 import type { RedisServer } from './support/redis-server.ts';
 import { targetConfig } from './support/target-config.ts';
 import { delay, waitFor } from './support/wait.ts';
+import { capturingLogger } from './support/capturing-logger.ts';
 
 describe('early cycle limiter', () => {
   function setup(minIntervalMs = 1_000) {
@@ -112,18 +112,6 @@ describe('early cycle limiter', () => {
 
 const EVERY_30S = '*/30 * * * * *';
 
-interface Entry {
-  level: string;
-  message: string;
-  fields: Record<string, unknown>;
-}
-
-function capture(): Logger & { entries: Entry[] } {
-  const entries: Entry[] = [];
-  const log = (level: string) => (text: string, fields: Record<string, unknown> = {}) => void entries.push({ level, message: text, fields });
-  return { entries, error: log('error'), warn: log('warn'), info: log('info'), debug: log('debug'), flush: () => Promise.resolve() };
-}
-
 function daemonConfig(targets: readonly TargetConfig[]): DaemonConfig {
   return {
     server: { host: '127.0.0.1', port: 0, shutdownGraceMs: 2_000 },
@@ -146,7 +134,7 @@ describe('fast outage detection in the daemon', { timeout: 40_000 }, () => {
 
   async function start(targets: readonly TargetConfig[]) {
     const ticks = new ManualTickSource();
-    const logger = capture();
+    const logger = capturingLogger();
     const daemon = createDaemon(daemonConfig(targets), {
       clock: systemClock,
       logger,

@@ -72,6 +72,7 @@ describe('startHttpServer with short slow-client limits', { timeout: 30_000 }, (
     warn: () => undefined,
     info: () => undefined,
     debug: () => undefined,
+    isEnabled: (level) => level === 'error',
     flush: () => Promise.resolve(),
   };
   let server: HttpServer;

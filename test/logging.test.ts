@@ -1,8 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
+import { logCycle } from '../src/cycle-log.ts';
 import { createLogger } from '../src/logging.ts';
+import type { CycleResult } from '../src/probe-result.ts';
 import { REDACTED, createSecretRedactor } from '../src/secrets.ts';
+import { capturingLogger } from './support/capturing-logger.ts';
 
 /** A logger writing JSON lines into an array. */
 function capture(level: 'error' | 'warn' | 'info' | 'debug') {
@@ -45,6 +48,35 @@ describe('logging', () => {
     logger.warn('kept');
     await logger.flush();
     assert.deepEqual(lines.map((line) => line.message), ['kept']);
+    assert.deepEqual(
+      (['error', 'warn', 'info', 'debug'] as const).map((level) => logger.isEnabled(level)),
+      [true, true, false, false],
+    );
+  });
+
+  it('builds a cycle line only when its level is written', () => {
+    const result: CycleResult = {
+      target: 'a',
+      trigger: 'schedule',
+      startedAtMs: 0,
+      durationMs: 1.2345,
+      success: true,
+      steps: [{ step: 'ping', durationMs: 0.5 }],
+      unsupportedSteps: [],
+      observations: {},
+    };
+    const failed: CycleResult = { ...result, success: false, failure: { step: 'ping', reason: 'timeout', message: 'ping timed out' } };
+    const warnOnly = { ...capturingLogger(), isEnabled: (level: string) => level === 'warn' || level === 'error' };
+    logCycle(warnOnly, result, { state: 'up', newlyUnsupported: [] });
+    assert.equal(warnOnly.entries.length, 0, 'no success line is built at warn');
+    logCycle(warnOnly, failed, { state: 'down', newlyUnsupported: [] });
+    assert.deepEqual(
+      warnOnly.entries.map(({ level, message, fields }) => ({ level, message, reason: fields.reason, steps: fields.steps })),
+      [{ level: 'warn', message: 'probe cycle failed', reason: 'timeout', steps: { ping: 0.5 } }],
+    );
+    const all = capturingLogger();
+    logCycle(all, result, { state: 'up', newlyUnsupported: [] });
+    assert.deepEqual(all.entries.map(({ level, fields }) => ({ level, durationMs: fields.durationMs })), [{ level: 'info', durationMs: 1.235 }]);
   });
 
   it('scrubs known secrets from messages and nested fields', async () => {

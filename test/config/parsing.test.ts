@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { formatDurationMs, parseDurationMs } from '../../src/config/duration.ts';
 import { substituteEnv } from '../../src/config/env-substitution.ts';
 import type { SubstitutionIssue } from '../../src/config/env-substitution.ts';
-import { countClients, listsConnectionNamed, parseClientList } from '../../src/client-list.ts';
+import { countClients, parseClientList } from '../../src/client-list.ts';
 
 describe('durations', () => {
   it('parses the units users write', () => {
@@ -55,11 +55,5 @@ describe('reading CLIENT LIST without parsing it', () => {
     assert.equal(countClients(text), 2);
     assert.equal(countClients(''), 0);
     assert.equal(countClients(' \r\n  id=5 addr=x\n\t\n'), 1, 'blank lines of whitespace are not clients; an indented line is');
-  });
-  it('finds a connection by its exact name, not by a prefix of another', () => {
-    assert.equal(listsConnectionNamed(text, 'redis-probe:i:a'), true);
-    assert.equal(listsConnectionNamed(text, 'redis-probe:i:ab'), true);
-    assert.equal(listsConnectionNamed(text, 'redis-probe:i'), false);
-    assert.equal(listsConnectionNamed(text, 'redis-probe:i:abc'), false);
   });
 });

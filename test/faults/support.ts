@@ -6,12 +6,13 @@ import type { Clock } from '../../src/clock.ts';
 import type { CredentialConfig, DaemonConfig, TargetConfig } from '../../src/config/types.ts';
 import { createDaemon } from '../../src/daemon.ts';
 import type { Daemon } from '../../src/daemon.ts';
-import type { Logger } from '../../src/logging.ts';
 import type { FailureReason, Step } from '../../src/probe-result.ts';
 import { cronTickSource } from '../../src/scheduler.ts';
 import type { TickSource } from '../../src/scheduler.ts';
 import { createSecretRedactor } from '../../src/secrets.ts';
 import type { SecretRedactor } from '../../src/secrets.ts';
+import { capturingLogger } from '../support/capturing-logger.ts';
+import type { CapturingLogger, LogEntry } from '../support/capturing-logger.ts';
 import { sampleValue } from '../support/prometheus-text.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -47,28 +48,6 @@ export function watchProcessFaults(): ProcessFaults {
   };
 }
 
-/** One call the daemon made on its logger. */
-export interface LogEntry {
-  readonly atMs: number;
-  readonly level: 'error' | 'warn' | 'info' | 'debug';
-  readonly message: string;
-  readonly fields: Readonly<Record<string, unknown>>;
-}
-
-/** A Logger that keeps every entry, so tests can read what each cycle did. */
-export interface CapturingLogger extends Logger {
-  readonly entries: LogEntry[];
-}
-
-export function capturingLogger(): CapturingLogger {
-  const entries: LogEntry[] = [];
-  const at = (level: LogEntry['level']) => (message: string, fields: Record<string, unknown> = {}) => {
-    entries.push({ atMs: performance.now(), level, message, fields });
-  };
-  return { entries, error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug'), flush: () => Promise.resolve() };
-}
-
-/** What the daemon logged about one cycle. */
 export interface CycleEntry {
   readonly atMs: number;
   readonly target: string;

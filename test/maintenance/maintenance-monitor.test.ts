@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { systemClock } from '../../src/clock.ts';
 import type { TargetConfig } from '../../src/config/types.ts';
 import type { Credential, RedisAuth } from '../../src/credentials.ts';
-import type { Logger } from '../../src/logging.ts';
 import { createMaintenanceMonitor } from '../../src/maintenance/maintenance-monitor.ts';
 import type { MaintenanceMonitor } from '../../src/maintenance/maintenance-monitor.ts';
 import { createProbeMetrics } from '../../src/metrics.ts';
@@ -18,6 +17,7 @@ import type { RedisServer } from '../support/redis-server.ts';
 import { targetConfig } from '../support/target-config.ts';
 import { generateTlsCerts } from '../support/tls-certs.ts';
 import { waitFor } from '../support/wait.ts';
+import { capturingLogger } from '../support/capturing-logger.ts';
 
 const CHANNEL = 'AzureRedisEvents';
 const PASSWORD_1 = 'first-secret-Hk29fQ';
@@ -26,18 +26,6 @@ const PASSWORD_2 = 'second-secret-Wm83tZ';
 /** Realistic messages, in the order a planned update sends them. */
 const at = '2025-06-01T02:00:00';
 const message = (type: string, extra = '') => `NotificationType|${type}|StartTimeInUTC|${at}|IsReplica|False|IPAddress||SSLPort|15001|NonSSLPort|13001${extra}`;
-
-interface Entry {
-  level: string;
-  message: string;
-  fields: Record<string, unknown>;
-}
-
-function capture(): Logger & { entries: Entry[] } {
-  const entries: Entry[] = [];
-  const log = (level: string) => (text: string, fields: Record<string, unknown> = {}) => void entries.push({ level, message: text, fields });
-  return { entries, error: log('error'), warn: log('warn'), info: log('info'), debug: log('debug'), flush: () => Promise.resolve() };
-}
 
 /** A credential the test rotates by hand, like the Entra token manager does on refresh. */
 function rotatingCredential(initial: RedisAuth) {
@@ -72,7 +60,7 @@ after(async () => {
 
 function watch(target: TargetConfig, options: { credential?: Credential } = {}) {
   const metrics: ProbeMetrics = createProbeMetrics({ version: 'test', defaultMetrics: false });
-  const logger = capture();
+  const logger = capturingLogger();
   const redactor = createSecretRedactor();
   for (const secret of [PASSWORD_1, PASSWORD_2]) redactor.add(secret);
   const monitor = createMaintenanceMonitor(target, {

@@ -7,7 +7,6 @@ import { ConfigError, parseConfig } from '../../src/config/load-config.ts';
 import type { DaemonConfig } from '../../src/config/types.ts';
 import { createDaemon } from '../../src/daemon.ts';
 import type { Daemon } from '../../src/daemon.ts';
-import type { Logger } from '../../src/logging.ts';
 import { createSecretRedactor } from '../../src/secrets.ts';
 import { shardOf } from '../../src/shard.ts';
 import { freePort } from '../support/free-port.ts';
@@ -16,22 +15,11 @@ import { promtoolCheckMetrics, sampleValue } from '../support/prometheus-text.ts
 import { startRedis } from '../support/redis-server.ts';
 import type { RedisServer } from '../support/redis-server.ts';
 import { waitFor } from '../support/wait.ts';
+import { capturingLogger } from '../support/capturing-logger.ts';
 
 const SCHEDULE = '*/30 * * * * *';
 const PASSWORD_1 = 'reload-first-Pq82mX';
 const PASSWORD_2 = 'reload-second-Lz40dW';
-
-interface Entry {
-  level: string;
-  message: string;
-  fields: Record<string, unknown>;
-}
-
-function capture(): Logger & { entries: Entry[] } {
-  const entries: Entry[] = [];
-  const log = (level: string) => (text: string, fields: Record<string, unknown> = {}) => void entries.push({ level, message: text, fields });
-  return { entries, error: log('error'), warn: log('warn'), info: log('info'), debug: log('debug'), flush: () => Promise.resolve() };
-}
 
 let server: RedisServer;
 let httpPort: number;
@@ -64,7 +52,7 @@ const t = (name: string, extra = '') => `{ name: ${name}, host: 127.0.0.1, port:
 
 async function start(config: DaemonConfig) {
   const ticks = new ManualTickSource();
-  const logger = capture();
+  const logger = capturingLogger();
   const instanceId = `reload-${randomUUID().slice(0, 8)}`;
   const daemon = createDaemon(config, {
     clock: systemClock,
