@@ -541,6 +541,8 @@ export interface FootprintOptions {
   readonly schedule: string;
   readonly intervalMs: number;
   readonly seconds: number;
+  /** Seconds from ready to the steady window at least: V8 is still optimising the cycle's code for about half a minute. */
+  readonly warmupSeconds: number;
   readonly stepHistograms: boolean;
   readonly preinitialiseFailures: boolean;
   /** Environment of the daemon process on top of the benchmark's (the image's NODE_OPTIONS, MALLOC_ARENA_MAX). */
@@ -626,8 +628,9 @@ export async function footprintPhase(options: FootprintOptions) {
       await until(async () => (await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `${url}/readyz`]).catch(() => ({ stdout: '' }))).stdout === '200', 60_000, 'the daemon ready');
       const readyMs = performance.now() - startedAt;
       const idle = readProc(pid);
-      // Connects happen at the first tick; the steady window starts one interval after it.
-      await sleep(Math.ceil((Date.now() + 1) / options.intervalMs) * options.intervalMs - Date.now() + options.intervalMs + 500);
+      // Connects happen at the first tick; the steady window starts one interval after it, and after the warm-up.
+      const afterFirstInterval = Math.ceil((Date.now() + 1) / options.intervalMs) * options.intervalMs + options.intervalMs + 500;
+      await sleep(Math.max(afterFirstInterval, Date.now() + options.warmupSeconds * 1000) - Date.now());
       const first = await scrape();
       const begin = { at: performance.now(), proc: readProc(pid), lateness: histogramBuckets(first.text, 'redis_probe_scheduler_lateness_seconds') };
       const scrapeMs: number[] = [];

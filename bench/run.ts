@@ -41,6 +41,7 @@ const FLAGS = {
   'big-servers': { type: 'string' },
   'big-scrape-interval': { type: 'string' },
   'footprint-seconds': { type: 'string' },
+  'footprint-warmup': { type: 'string' },
   'footprint-big-seconds': { type: 'string' },
   'detection-repeats': { type: 'string' },
   'detection-paused': { type: 'boolean' },
@@ -135,6 +136,7 @@ const footprintBase = {
   schedule: scaleBase.schedule,
   intervalMs: scaleBase.intervalMs,
   seconds: num('footprint-seconds', 60, 30),
+  warmupSeconds: num('footprint-warmup', 30, 10),
   stepHistograms: true,
   preinitialiseFailures: true,
   env: IMAGE_ENV,
@@ -160,7 +162,7 @@ const plan = {
     logPath: logPath('accuracy'),
   } satisfies AccuracyOptions,
   idle: { seconds: num('idle-seconds', 20, 10) } satisfies IdleOptions,
-  cost: { targets: num('cost-targets', 100, 50), warmupSeconds: num('cost-warmup', 30, 10), windowSeconds: num('cost-seconds', 10, 5), windows: num('cost-windows', 6, 3) },
+  cost: { targets: num('cost-targets', 100, 50), warmupSeconds: num('cost-warmup', 60, 10), windowSeconds: num('cost-seconds', 10, 5), windows: num('cost-windows', 6, 3) },
   scale: { ...scaleBase, label: 'scale', seconds: num('scale-seconds', 50, 17), logPath: logPath('scale') } satisfies ScaleOptions,
   'scale-lean': { ...scaleBase, ...LEAN, label: 'scale-lean', seconds: num('scale-seconds', 50, 17), logPath: logPath('scale-lean') } satisfies ScaleOptions,
   // Burst smoothing compares with the staggered `scale` run: same targets, same layout.
@@ -490,7 +492,7 @@ if (render) {
 }
 
 interface Footprint {
-  label: string; targets: number; servers: number; schedule: string; seconds: number; env: Record<string, string>; stepHistograms: boolean; preinitialiseFailures: boolean;
+  label: string; targets: number; servers: number; schedule: string; seconds: number; warmupSeconds: number; env: Record<string, string>; stepHistograms: boolean; preinitialiseFailures: boolean;
   readyMs: number; idleRssMb: number; cpuPercentSteady: number; rssMb: Summary; peakRssMb: number; anonRssMb: number; fileRssMb: number;
   heapUsedMb: number; heapTotalMb: number; cycles: number; failures: number; successNow: number; latenessP99SteadyMs: number;
   scrapeMs: Summary; lastScrapeMs: number; metricsBytes: number;
@@ -507,7 +509,7 @@ if (footprints.length > 0) {
   const row = (name: string, cell: (f: Footprint) => string | number | undefined): Row => [name, ...footprints.map(([, f]) => cell(f))];
   table(['', ...footprints.map(([, f]) => `${fmt(f.targets)} × ${f.schedule.split(' ')[0]}, ${layoutOf(f)}`)], [
     row('environment', (f) => (Object.keys(f.env).length > 0 ? "the image's" : 'Node and glibc defaults')),
-    row('redis-servers / steady seconds', (f) => `${f.servers} / ${f.seconds}`),
+    row('redis-servers / warm-up / steady seconds', (f) => `${f.servers} / ${f.warmupSeconds} / ${f.seconds}`),
     row('start to /readyz ms', (f) => fmt(f.readyMs)),
     row('RSS MB when ready (no connection yet)', (f) => fmt(f.idleRssMb)),
     row('CPU % of one core, steady (scrapes included)', (f) => fmt(f.cpuPercentSteady, 1)),

@@ -122,8 +122,8 @@ export interface DaemonHarness {
  * The real daemon (createDaemon, systemClock, node-cron ticks) with its winston logger at level
  * `warn` writing to `logPath` (or nowhere). The logger is teed: the daemon's per-cycle `info`/`warn`
  * calls are recorded before winston sees them, so step timings are exactly what the daemon logs.
- * With `countOnly` the tee asks for nothing the daemon would not log anyway: successes are counted from
- * the scheduler's starts, failures from their `warn` lines.
+ * With `countOnly` the tee asks for nothing the daemon would not log anyway: cycles are counted from the
+ * scheduler's starts, failures from their `warn` lines.
  */
 export async function startDaemonHarness(options: {
   config: DaemonConfig;

@@ -79,7 +79,7 @@ export function createTargetProbe(target: TargetConfig, deps: ProbeDeps): Target
     } catch (error) {
       pending = Promise.reject(error);
     }
-    // Plain reactions rather than an async wrapper: a cycle runs several steps, and a daemon 100 cycles a second.
+    // Plain reactions rather than an async wrapper: every cycle runs this for each step, 100 cycles a second at scale.
     return withTimeout(pending, target.timeoutMs, clock, name).then(
       (value) => {
         timings.push({ step: name, durationMs: clock.monotonicMs() - started });
