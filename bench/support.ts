@@ -257,10 +257,11 @@ export function pacedBareLoop(clients: readonly { name: string; client: Redis }[
         pending.delete(timer);
         if (stopped || running.has(name)) return;
         running.add(name);
-        bareCycle(client, `bare:${name}`, pingTimes).then(
-          () => cycles++,
-          () => errors++,
-        ).finally(() => running.delete(name));
+        // Counted at the start, as the daemon harness counts the scheduler's starts.
+        cycles++;
+        bareCycle(client, `bare:${name}`, pingTimes)
+          .catch(() => errors++)
+          .finally(() => running.delete(name));
       }, Math.max(0, plannedAtMs + offsetMs - Date.now()));
       pending.add(timer);
     }
@@ -270,6 +271,7 @@ export function pacedBareLoop(clients: readonly { name: string; client: Redis }[
   const first = Math.ceil(Date.now() / intervalMs) * intervalMs;
   tick = setTimeout(() => onTick(first), first - Date.now());
   return {
+    /** Cycles started. */
     get cycles() {
       return cycles;
     },
