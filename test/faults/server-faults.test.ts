@@ -131,6 +131,7 @@ describe('server-side faults are reported by step and reason, and healed without
         target: 'srv-kill',
         step: 'connect',
         reason: 'connection_refused',
+        racingReason: 'connection_reset',
         timeoutMs: TIMEOUT_MS,
         inject: () => serverOf('kill').kill(),
         remove: () => serverOf('kill').restart(),
