@@ -188,30 +188,12 @@ export interface TokenManagerOptions {
   readonly observer?: TokenObserver;
 }
 
-/**
- * `pending`: no token obtained yet (see consecutiveFailures for failed attempts);
- * `valid`: token usable, nothing running; `refreshing`: token usable, fetch in flight;
- * `retrying`: token usable, recent attempts failed; `expired`: the token expired unreplaced.
- * So a token is usable exactly in `valid`, `refreshing` and `retrying`.
- */
-export type TokenState = 'pending' | 'valid' | 'refreshing' | 'retrying' | 'expired';
-
-/** A snapshot for /readyz and the status page. */
-export interface TokenHealth {
-  readonly state: TokenState;
-  readonly expiresAtMs?: number;
-  readonly lastError?: { readonly message: string; readonly kind: TokenFailureKind; readonly atMs: number };
-  readonly consecutiveFailures: number;
-  readonly principal?: string;
-}
-
 /** A Credential backed by rotating Entra tokens. */
 export interface TokenManager extends Credential {
   /** Begins acquiring the first token; idempotent. */
   start(): void;
-  /** Fetches now, or joins the fetch already in flight; never rejects (the outcome shows in health()). */
+  /** Fetches now, or joins the fetch already in flight; never rejects (the outcome reaches the observer and current()). */
   refreshNow(): Promise<void>;
-  health(): TokenHealth;
 }
 
 /** Floor between two successful fetches, so a pathological token lifetime cannot spin the loop. */
@@ -246,7 +228,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   let consecutiveFailures = 0;
   // Successful answers that brought no newer token (an SDK cache hit): spaces out the next ask.
   let unchangedAnswers = 0;
-  let lastError: { message: string; kind: TokenFailureKind; atMs: number } | undefined;
+  let lastError: TokenRequestError | undefined;
   let started = false;
   let closed = false;
   const listeners = new Set<(auth: RedisAuth) => void>();
@@ -384,8 +366,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
 
   function onFailure(error: TokenRequestError, durationMs: number): void {
     consecutiveFailures += 1;
-    const nowMs = clock.now();
-    lastError = { message: error.message, kind: error.kind, atMs: nowMs };
+    lastError = error;
     const tokenStillValid = isUsable(held);
     // While a token is usable, back off quickly; once it is gone (or the error needs a human),
     // keep trying at the slowest cadence: never give up, never hammer.
@@ -424,7 +405,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     } catch (error) {
       outcome = { error: toTokenRequestError(error) };
     }
-    // Settle the in-flight state before anyone awaiting ready() or refreshNow() looks at health().
+    // Settle the in-flight state before anyone awaiting ready() or refreshNow() looks at current().
     inFlight = undefined;
     inFlightAbort = undefined;
     if (!closed) {
@@ -478,20 +459,6 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       };
     },
     ready: () => readyPromise,
-    health() {
-      let state: TokenState;
-      if (held === undefined) state = 'pending';
-      else if (!isUsable(held)) state = 'expired';
-      else if (consecutiveFailures > 0) state = 'retrying';
-      else if (inFlight !== undefined) state = 'refreshing';
-      else state = 'valid';
-      return {
-        state,
-        consecutiveFailures,
-        ...(held !== undefined ? { expiresAtMs: held.expiresAtMs, principal: held.principal } : {}),
-        ...(lastError !== undefined ? { lastError: { ...lastError } } : {}),
-      };
-    },
     close() {
       if (closed) return;
       closed = true;
