@@ -194,6 +194,12 @@ export interface TokenManager extends Credential {
   start(): void;
   /** Fetches now, or joins the fetch already in flight; never rejects (the outcome reaches the observer and current()). */
   refreshNow(): Promise<void>;
+  /**
+   * No usable token and a cycle needs one: fetches now, or joins the fetch in flight, or, when the last
+   * attempt ended less than `backoff.initialMs` ago, brings the next attempt forward to then. Does nothing
+   * after an error that needs a human. Resolves when that attempt ends; never rejects.
+   */
+  demand(): Promise<void>;
 }
 
 /** Floor between two successful fetches, so a pathological token lifetime cannot spin the loop. */
@@ -224,6 +230,11 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   let inFlight: Promise<void> | undefined;
   let inFlightAbort: AbortController | undefined;
   let refreshTimer: TimerHandle | undefined;
+  // Monotonic time at which refreshTimer fires.
+  let refreshDueAtMs: number | undefined;
+  let lastAttemptEndedAtMs: number | undefined;
+  // Cycles waiting for an attempt that demand() brought forward; settled when that attempt ends.
+  let demanded: { readonly promise: Promise<void>; readonly resolve: () => void } | undefined;
   let expiryTimer: TimerHandle | undefined;
   let consecutiveFailures = 0;
   // Successful answers that brought no newer token (an SDK cache hit): spaces out the next ask.
@@ -258,10 +269,13 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   function scheduleFetch(delayMs: number): void {
     if (closed) return;
     if (refreshTimer !== undefined) clock.clearTimeout(refreshTimer);
+    const clampedMs = clampDelay(delayMs);
+    refreshDueAtMs = clock.monotonicMs() + clampedMs;
     refreshTimer = clock.setTimeout(() => {
       refreshTimer = undefined;
+      refreshDueAtMs = undefined;
       void refreshNow();
-    }, clampDelay(delayMs));
+    }, clampedMs);
     refreshTimer.unref?.();
   }
 
@@ -368,11 +382,10 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     consecutiveFailures += 1;
     lastError = error;
     const tokenStillValid = isUsable(held);
-    // While a token is usable, back off quickly; once it is gone (or the error needs a human),
-    // keep trying at the slowest cadence: never give up, never hammer.
-    const delayMs = error.isRetryable && (tokenStillValid || held === undefined)
-      ? backoffDelayMs(consecutiveFailures, backoff, random)
-      : backoff.maxMs;
+    // Retryable errors back off; while no token is usable, cycles that need one also ask for it (demand),
+    // so the first cycle after the endpoint's return succeeds. An error that needs a human waits the
+    // longest delay, however urgent: never give up, never hammer.
+    const delayMs = error.isRetryable ? backoffDelayMs(consecutiveFailures, backoff, random) : backoff.maxMs;
     scheduleFetch(delayMs);
     emit(observer?.onRefreshFailed, {
       credential: name,
@@ -408,6 +421,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     // Settle the in-flight state before anyone awaiting ready() or refreshNow() looks at current().
     inFlight = undefined;
     inFlightAbort = undefined;
+    lastAttemptEndedAtMs = clock.monotonicMs();
     if (!closed) {
       const durationMs = clock.monotonicMs() - startedMs;
       if ('token' in outcome) onSuccess(outcome.token, durationMs);
@@ -422,10 +436,34 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     if (refreshTimer !== undefined) {
       clock.clearTimeout(refreshTimer);
       refreshTimer = undefined;
+      refreshDueAtMs = undefined;
     }
     // fetchOnce always awaits before clearing inFlight, so this assignment comes first.
     inFlight = fetchOnce();
+    const waiting = demanded;
+    demanded = undefined;
+    if (waiting !== undefined) void inFlight.then(waiting.resolve);
     return inFlight;
+  }
+
+  function demand(): Promise<void> {
+    if (closed || !started || isUsable(held)) return Promise.resolve();
+    if (inFlight !== undefined) return inFlight;
+    // Bad client id, no principal: asking again will not help until a human acts; keep the slow cadence.
+    if (lastError !== undefined && !lastError.isRetryable) return Promise.resolve();
+    const nowMs = clock.monotonicMs();
+    // However many targets ask, attempts stay backoff.initialMs apart.
+    const earliestMs = lastAttemptEndedAtMs === undefined ? nowMs : lastAttemptEndedAtMs + backoff.initialMs;
+    if (earliestMs <= nowMs) return refreshNow();
+    if (refreshDueAtMs === undefined || refreshDueAtMs > earliestMs) scheduleFetch(earliestMs - nowMs);
+    if (demanded === undefined) {
+      let resolve: () => void = () => undefined;
+      const promise = new Promise<void>((settle) => {
+        resolve = settle;
+      });
+      demanded = { promise, resolve };
+    }
+    return demanded.promise;
   }
 
   return {
@@ -436,6 +474,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       void refreshNow();
     },
     refreshNow,
+    demand,
     current() {
       if (closed) throw new CredentialUnavailableError(`${label} is closed`);
       if (held === undefined) {
@@ -466,6 +505,8 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       if (expiryTimer !== undefined) clock.clearTimeout(expiryTimer);
       refreshTimer = undefined;
       expiryTimer = undefined;
+      demanded?.resolve();
+      demanded = undefined;
       inFlightAbort?.abort();
       listeners.clear();
       resolveReady();

@@ -273,7 +273,7 @@ describe('createTokenManager', { timeout: 10_000 }, () => {
     t.manager.close();
   });
 
-  it('an outage past expiry: onTokenExpired, current() throws, slow cadence, then recovery', async () => {
+  it('an outage past expiry: onTokenExpired, current() throws, retries back off to maxMs, then recovery', async () => {
     const t = setup([{ kind: 'token', lifetimeMs: 10 * MIN }]);
     await startAndWait(t.manager);
     const expiresAtMs = t.issued[0]!.expiresAtMs;
@@ -289,7 +289,7 @@ describe('createTokenManager', { timeout: 10_000 }, () => {
     assert.deepEqual(t.expired, ['cache-a']);
     assertUnavailable(t.manager, new RegExp(`token expired at ${new Date(expiresAtMs).toISOString()}; last refresh failed: token endpoint down`));
 
-    // After expiry, retries run at the slowest cadence.
+    // After expiry, retries go on backing off (by now at maxMs); cycles that need a token ask for one (demand).
     const before = t.failed.length;
     await t.clock.advanceAsync(2 * BACKOFF.maxMs);
     const afterExpiry = t.failed.slice(before);
@@ -304,6 +304,67 @@ describe('createTokenManager', { timeout: 10_000 }, () => {
     assert.equal(t.manager.current().password, t.issued[1]!.token);
     assert.equal(t.changes.length, 2);
     assert.equal(t.expired.length, 1);
+    t.manager.close();
+  });
+
+  it('demand: with no usable token, an attempt at once, shared by every caller, attempts initialMs apart', async () => {
+    const t = setup([{ kind: 'token', lifetimeMs: 10 * MIN }]);
+    await startAndWait(t.manager);
+    t.script([{ kind: 'fail', error: unavailable('token endpoint down') }]);
+    await t.clock.advanceAsync(10 * MIN);
+    assertUnavailable(t.manager, /token expired/);
+    // Run the background retry due next, then let a few seconds pass: it is far off again.
+    await t.clock.advanceAsync(t.clock.nextTimerInMs()!);
+    await t.clock.advanceAsync(5 * SECOND);
+    assert.ok(t.clock.nextTimerInMs()! > 5 * SECOND);
+
+    const calls = t.calls.length;
+    const failures = t.failed.length;
+    const first = t.manager.demand();
+    assert.equal(t.manager.demand(), first, 'callers share one attempt');
+    assert.equal(t.calls.length, calls + 1, 'the attempt starts at once');
+    await first;
+    assert.equal(t.failed.length, failures + 1);
+
+    // Asked again straight away: the attempt waits until initialMs after the last one, and is shared too.
+    let settled = 0;
+    void t.manager.demand().then(() => settled++);
+    void t.manager.demand().then(() => settled++);
+    assert.equal(t.calls.length, calls + 1);
+    assert.equal(t.clock.nextTimerInMs(), BACKOFF.initialMs);
+    t.script([{ kind: 'token', lifetimeMs: 10 * MIN }]);
+    await t.clock.advanceAsync(BACKOFF.initialMs - 1);
+    assert.equal(settled, 0);
+    await t.clock.advanceAsync(1);
+    assert.equal(settled, 2);
+    assert.equal(t.calls.length, calls + 2);
+    assert.equal(t.manager.current().password, t.issued[1]!.token);
+
+    // A usable token: nothing to do.
+    await t.manager.demand();
+    assert.equal(t.calls.length, calls + 2);
+    t.manager.close();
+  });
+
+  it('demand: an error that needs a human keeps the slow cadence; close() settles a waiting demand', async () => {
+    const t = setup([{ kind: 'token', lifetimeMs: 60 * MIN, oid: null }]);
+    await startAndWait(t.manager);
+    assert.equal(t.failed[0]!.error.isRetryable, false);
+    await t.clock.advanceAsync(10 * SECOND);
+    await t.manager.demand();
+    assert.equal(t.calls.length, 1, 'no attempt on demand');
+    assert.equal(t.clock.nextTimerInMs(), BACKOFF.maxMs - 10 * SECOND);
+
+    const down = setup([{ kind: 'fail', error: unavailable() }]);
+    await startAndWait(down.manager);
+    let settled = false;
+    void down.manager.demand().then(() => {
+      settled = true;
+    });
+    down.manager.close();
+    await down.clock.advanceAsync(0);
+    assert.equal(settled, true);
+    assert.equal(down.calls.length, 1);
     t.manager.close();
   });
 
