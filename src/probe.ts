@@ -1,6 +1,7 @@
 import type { TLSSocket } from 'node:tls';
 import type { Redis } from 'ioredis';
 import type { Clock } from './clock.ts';
+import { usableAuth } from './credentials.ts';
 import type { Credential, RedisAuth } from './credentials.ts';
 import type { TargetConfig } from './config/types.ts';
 import type { CommandStep, CycleResult, CycleTrigger, Observations, Step, StepTiming } from './probe-result.ts';
@@ -93,10 +94,12 @@ export function createTargetProbe(target: TargetConfig, deps: ProbeDeps): Target
 
   const openConnection = async (timings: StepTiming[], observations: Observations): Promise<Redis> => {
     dropConnection();
+    // A cycle may wait here for a token: before any socket exists, and none is opened once close() ran.
+    const auth = credential ? await currentAuth(credential, clock, target.timeoutMs) : undefined;
+    if (closed) throw new StepFailed('connect', new Error('the probe was closed'));
     const opened = openRedisConnection(target, deps.createConnection);
     const connection = opened.redis;
     client = connection;
-    const auth = credential ? currentAuth(credential) : undefined;
     const session = { ...(auth ? { auth } : {}), name: connectionName, db: target.db };
     const openSession = () =>
       setUpSession(connection, session).catch((error: unknown) => {
@@ -231,9 +234,10 @@ export function createTargetProbe(target: TargetConfig, deps: ProbeDeps): Target
   };
 }
 
-function currentAuth(credential: Credential): RedisAuth {
+/** Waits up to `timeoutMs` for a usable secret (see usableAuth); none fails the cycle at `auth`. */
+async function currentAuth(credential: Credential, clock: Clock, timeoutMs: number): Promise<RedisAuth> {
   try {
-    return credential.current();
+    return await usableAuth(credential, clock, timeoutMs);
   } catch (error) {
     throw new StepFailed('auth', error);
   }

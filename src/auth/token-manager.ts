@@ -188,30 +188,18 @@ export interface TokenManagerOptions {
   readonly observer?: TokenObserver;
 }
 
-/**
- * `pending`: no token obtained yet (see consecutiveFailures for failed attempts);
- * `valid`: token usable, nothing running; `refreshing`: token usable, fetch in flight;
- * `retrying`: token usable, recent attempts failed; `expired`: the token expired unreplaced.
- * So a token is usable exactly in `valid`, `refreshing` and `retrying`.
- */
-export type TokenState = 'pending' | 'valid' | 'refreshing' | 'retrying' | 'expired';
-
-/** A snapshot for /readyz and the status page. */
-export interface TokenHealth {
-  readonly state: TokenState;
-  readonly expiresAtMs?: number;
-  readonly lastError?: { readonly message: string; readonly kind: TokenFailureKind; readonly atMs: number };
-  readonly consecutiveFailures: number;
-  readonly principal?: string;
-}
-
 /** A Credential backed by rotating Entra tokens. */
 export interface TokenManager extends Credential {
   /** Begins acquiring the first token; idempotent. */
   start(): void;
-  /** Fetches now, or joins the fetch already in flight; never rejects (the outcome shows in health()). */
+  /** Fetches now, or joins the fetch already in flight; never rejects (the outcome reaches the observer and current()). */
   refreshNow(): Promise<void>;
-  health(): TokenHealth;
+  /**
+   * No usable token and a cycle needs one: fetches now, or joins the fetch in flight, or, when the last
+   * attempt ended less than `backoff.initialMs` ago, brings the next attempt forward to then. Does nothing
+   * after an error that needs a human. Resolves when that attempt ends; never rejects.
+   */
+  demand(): Promise<void>;
 }
 
 /** Floor between two successful fetches, so a pathological token lifetime cannot spin the loop. */
@@ -242,11 +230,16 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   let inFlight: Promise<void> | undefined;
   let inFlightAbort: AbortController | undefined;
   let refreshTimer: TimerHandle | undefined;
+  // Monotonic time at which refreshTimer fires.
+  let refreshDueAtMs: number | undefined;
+  let lastAttemptEndedAtMs: number | undefined;
+  // Cycles waiting for an attempt that demand() brought forward; settled when that attempt ends.
+  let demanded: { readonly promise: Promise<void>; readonly resolve: () => void } | undefined;
   let expiryTimer: TimerHandle | undefined;
   let consecutiveFailures = 0;
   // Successful answers that brought no newer token (an SDK cache hit): spaces out the next ask.
   let unchangedAnswers = 0;
-  let lastError: { message: string; kind: TokenFailureKind; atMs: number } | undefined;
+  let lastError: TokenRequestError | undefined;
   let started = false;
   let closed = false;
   const listeners = new Set<(auth: RedisAuth) => void>();
@@ -276,10 +269,13 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   function scheduleFetch(delayMs: number): void {
     if (closed) return;
     if (refreshTimer !== undefined) clock.clearTimeout(refreshTimer);
+    const clampedMs = clampDelay(delayMs);
+    refreshDueAtMs = clock.monotonicMs() + clampedMs;
     refreshTimer = clock.setTimeout(() => {
       refreshTimer = undefined;
+      refreshDueAtMs = undefined;
       void refreshNow();
-    }, clampDelay(delayMs));
+    }, clampedMs);
     refreshTimer.unref?.();
   }
 
@@ -384,14 +380,12 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
 
   function onFailure(error: TokenRequestError, durationMs: number): void {
     consecutiveFailures += 1;
-    const nowMs = clock.now();
-    lastError = { message: error.message, kind: error.kind, atMs: nowMs };
+    lastError = error;
     const tokenStillValid = isUsable(held);
-    // While a token is usable, back off quickly; once it is gone (or the error needs a human),
-    // keep trying at the slowest cadence: never give up, never hammer.
-    const delayMs = error.isRetryable && (tokenStillValid || held === undefined)
-      ? backoffDelayMs(consecutiveFailures, backoff, random)
-      : backoff.maxMs;
+    // Retryable errors back off; while no token is usable, cycles that need one also ask for it (demand),
+    // so the first cycle after the endpoint's return succeeds. An error that needs a human waits the
+    // longest delay, however urgent: never give up, never hammer.
+    const delayMs = error.isRetryable ? backoffDelayMs(consecutiveFailures, backoff, random) : backoff.maxMs;
     scheduleFetch(delayMs);
     emit(observer?.onRefreshFailed, {
       credential: name,
@@ -424,9 +418,10 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     } catch (error) {
       outcome = { error: toTokenRequestError(error) };
     }
-    // Settle the in-flight state before anyone awaiting ready() or refreshNow() looks at health().
+    // Settle the in-flight state before anyone awaiting ready() or refreshNow() looks at current().
     inFlight = undefined;
     inFlightAbort = undefined;
+    lastAttemptEndedAtMs = clock.monotonicMs();
     if (!closed) {
       const durationMs = clock.monotonicMs() - startedMs;
       if ('token' in outcome) onSuccess(outcome.token, durationMs);
@@ -441,10 +436,34 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     if (refreshTimer !== undefined) {
       clock.clearTimeout(refreshTimer);
       refreshTimer = undefined;
+      refreshDueAtMs = undefined;
     }
     // fetchOnce always awaits before clearing inFlight, so this assignment comes first.
     inFlight = fetchOnce();
+    const waiting = demanded;
+    demanded = undefined;
+    if (waiting !== undefined) void inFlight.then(waiting.resolve);
     return inFlight;
+  }
+
+  function demand(): Promise<void> {
+    if (closed || !started || isUsable(held)) return Promise.resolve();
+    if (inFlight !== undefined) return inFlight;
+    // Bad client id, no principal: asking again will not help until a human acts; keep the slow cadence.
+    if (lastError !== undefined && !lastError.isRetryable) return Promise.resolve();
+    const nowMs = clock.monotonicMs();
+    // However many targets ask, attempts stay backoff.initialMs apart.
+    const earliestMs = lastAttemptEndedAtMs === undefined ? nowMs : lastAttemptEndedAtMs + backoff.initialMs;
+    if (earliestMs <= nowMs) return refreshNow();
+    if (refreshDueAtMs === undefined || refreshDueAtMs > earliestMs) scheduleFetch(earliestMs - nowMs);
+    if (demanded === undefined) {
+      let resolve: () => void = () => undefined;
+      const promise = new Promise<void>((settle) => {
+        resolve = settle;
+      });
+      demanded = { promise, resolve };
+    }
+    return demanded.promise;
   }
 
   return {
@@ -455,6 +474,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       void refreshNow();
     },
     refreshNow,
+    demand,
     current() {
       if (closed) throw new CredentialUnavailableError(`${label} is closed`);
       if (held === undefined) {
@@ -478,20 +498,6 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       };
     },
     ready: () => readyPromise,
-    health() {
-      let state: TokenState;
-      if (held === undefined) state = 'pending';
-      else if (!isUsable(held)) state = 'expired';
-      else if (consecutiveFailures > 0) state = 'retrying';
-      else if (inFlight !== undefined) state = 'refreshing';
-      else state = 'valid';
-      return {
-        state,
-        consecutiveFailures,
-        ...(held !== undefined ? { expiresAtMs: held.expiresAtMs, principal: held.principal } : {}),
-        ...(lastError !== undefined ? { lastError: { ...lastError } } : {}),
-      };
-    },
     close() {
       if (closed) return;
       closed = true;
@@ -499,6 +505,8 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       if (expiryTimer !== undefined) clock.clearTimeout(expiryTimer);
       refreshTimer = undefined;
       expiryTimer = undefined;
+      demanded?.resolve();
+      demanded = undefined;
       inFlightAbort?.abort();
       listeners.clear();
       resolveReady();

@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { TargetConfig } from '../config/types.ts';
-import type { Credential } from '../credentials.ts';
+import { usableAuth } from '../credentials.ts';
 import type { Step, StepTiming } from '../probe-result.ts';
 import type { ProbeDeps } from '../probe.ts';
 import { openConnection, sendAuth } from '../redis-connection.ts';
@@ -50,7 +49,13 @@ export async function fetchTopology(
   };
   try {
     await step('connect', () => opened.connect());
-    if (deps.credential) await step('auth', () => authenticate(connection, deps.credential as Credential));
+    if (deps.credential) {
+      // Waits for a token when none is usable (see usableAuth), outside the step so that none is reason `token`.
+      const auth = await usableAuth(deps.credential, clock, endpoint.timeoutMs).catch((error: unknown) => {
+        throw new DiscoveryFailedError('auth', error);
+      });
+      await step('auth', () => sendAuth(connection, auth));
+    }
     const context = { tls: endpoint.tls.enabled, connectedHost };
     return await step('discover', async () => {
       try {
@@ -64,10 +69,6 @@ export async function fetchTopology(
   } finally {
     connection.disconnect();
   }
-}
-
-async function authenticate(connection: Redis, credential: Credential): Promise<void> {
-  await sendAuth(connection, credential.current());
 }
 
 function isUnknownSubcommand(error: unknown): boolean {

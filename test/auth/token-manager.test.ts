@@ -138,7 +138,6 @@ function assertUnavailable(manager: TokenManager, pattern: RegExp): void {
 describe('createTokenManager', { timeout: 10_000 }, () => {
   it('acquires the first token on start and takes the username from the oid claim', async () => {
     const t = setup([{ kind: 'token', lifetimeMs: 60 * MIN }]);
-    assert.equal(t.manager.health().state, 'pending');
     assertUnavailable(t.manager, /not started/);
     await startAndWait(t.manager);
 
@@ -153,12 +152,6 @@ describe('createTokenManager', { timeout: 10_000 }, () => {
       durationMs: 0,
       renewed: false,
     });
-    assert.deepEqual(t.manager.health(), {
-      state: 'valid',
-      consecutiveFailures: 0,
-      expiresAtMs: token.expiresAtMs,
-      principal: OID,
-    });
     // Next fetch 5 minutes before expiry.
     assert.equal(t.clock.nextTimerInMs(), 55 * MIN);
     t.manager.close();
@@ -170,7 +163,7 @@ describe('createTokenManager', { timeout: 10_000 }, () => {
     });
     await startAndWait(t.manager);
     assert.deepEqual(t.manager.current(), { username: 'probe-user', password: 'opaque-not-a-jwt' });
-    assert.equal(t.manager.health().principal, 'probe-user');
+    assert.equal(t.acquired[0]!.principal, 'probe-user');
     t.manager.close();
   });
 
@@ -233,8 +226,6 @@ describe('createTokenManager', { timeout: 10_000 }, () => {
     const t = setup([{ kind: 'fail', error: unavailable() }, { kind: 'fail', error: unavailable() }, { kind: 'token', lifetimeMs: 60 * MIN }]);
     await startAndWait(t.manager);
     assertUnavailable(t.manager, /has no token yet: IMDS answered 503/);
-    assert.equal(t.manager.health().state, 'pending');
-    assert.equal(t.manager.health().consecutiveFailures, 1);
     assert.deepEqual(
       t.failed.map((e) => [e.attempt, e.nextRetryInMs, e.tokenStillValid]),
       [[1, 1000, false]],
@@ -253,10 +244,6 @@ describe('createTokenManager', { timeout: 10_000 }, () => {
     assert.equal(t.manager.current().password, t.issued[0]!.token);
     assert.equal(t.changes.length, 1);
     assert.equal(t.acquired[0]!.renewed, false);
-    const health = t.manager.health();
-    assert.equal(health.state, 'valid');
-    assert.equal(health.consecutiveFailures, 0);
-    assert.equal(health.lastError, undefined);
     t.manager.close();
   });
 
@@ -278,21 +265,15 @@ describe('createTokenManager', { timeout: 10_000 }, () => {
     );
     assert.equal(t.changes.length, 1);
     assert.equal(t.manager.current().password, first, 'the old token is still served');
-    const health = t.manager.health();
-    assert.equal(health.state, 'retrying');
-    assert.equal(health.consecutiveFailures, 3);
-    assert.equal(health.lastError?.kind, 'http');
-    assert.equal(health.lastError?.message, 'IMDS answered 503');
 
     await t.clock.advanceAsync(4000);
     assert.equal(t.changes.length, 2);
     assert.equal(t.manager.current().password, t.issued[1]!.token);
-    assert.equal(t.manager.health().state, 'valid');
     assert.equal(t.expired.length, 0);
     t.manager.close();
   });
 
-  it('an outage past expiry: onTokenExpired, current() throws, slow cadence, then recovery', async () => {
+  it('an outage past expiry: onTokenExpired, current() throws, retries back off to maxMs, then recovery', async () => {
     const t = setup([{ kind: 'token', lifetimeMs: 10 * MIN }]);
     await startAndWait(t.manager);
     const expiresAtMs = t.issued[0]!.expiresAtMs;
@@ -306,10 +287,9 @@ describe('createTokenManager', { timeout: 10_000 }, () => {
 
     await t.clock.advanceAsync(1);
     assert.deepEqual(t.expired, ['cache-a']);
-    assert.equal(t.manager.health().state, 'expired');
     assertUnavailable(t.manager, new RegExp(`token expired at ${new Date(expiresAtMs).toISOString()}; last refresh failed: token endpoint down`));
 
-    // After expiry, retries run at the slowest cadence.
+    // After expiry, retries go on backing off (by now at maxMs); cycles that need a token ask for one (demand).
     const before = t.failed.length;
     await t.clock.advanceAsync(2 * BACKOFF.maxMs);
     const afterExpiry = t.failed.slice(before);
@@ -322,9 +302,69 @@ describe('createTokenManager', { timeout: 10_000 }, () => {
     t.script([{ kind: 'token', lifetimeMs: 10 * MIN }]);
     await t.clock.advanceAsync(BACKOFF.maxMs);
     assert.equal(t.manager.current().password, t.issued[1]!.token);
-    assert.equal(t.manager.health().state, 'valid');
     assert.equal(t.changes.length, 2);
     assert.equal(t.expired.length, 1);
+    t.manager.close();
+  });
+
+  it('demand: with no usable token, an attempt at once, shared by every caller, attempts initialMs apart', async () => {
+    const t = setup([{ kind: 'token', lifetimeMs: 10 * MIN }]);
+    await startAndWait(t.manager);
+    t.script([{ kind: 'fail', error: unavailable('token endpoint down') }]);
+    await t.clock.advanceAsync(10 * MIN);
+    assertUnavailable(t.manager, /token expired/);
+    // Run the background retry due next, then let a few seconds pass: it is far off again.
+    await t.clock.advanceAsync(t.clock.nextTimerInMs()!);
+    await t.clock.advanceAsync(5 * SECOND);
+    assert.ok(t.clock.nextTimerInMs()! > 5 * SECOND);
+
+    const calls = t.calls.length;
+    const failures = t.failed.length;
+    const first = t.manager.demand();
+    assert.equal(t.manager.demand(), first, 'callers share one attempt');
+    assert.equal(t.calls.length, calls + 1, 'the attempt starts at once');
+    await first;
+    assert.equal(t.failed.length, failures + 1);
+
+    // Asked again straight away: the attempt waits until initialMs after the last one, and is shared too.
+    let settled = 0;
+    void t.manager.demand().then(() => settled++);
+    void t.manager.demand().then(() => settled++);
+    assert.equal(t.calls.length, calls + 1);
+    assert.equal(t.clock.nextTimerInMs(), BACKOFF.initialMs);
+    t.script([{ kind: 'token', lifetimeMs: 10 * MIN }]);
+    await t.clock.advanceAsync(BACKOFF.initialMs - 1);
+    assert.equal(settled, 0);
+    await t.clock.advanceAsync(1);
+    assert.equal(settled, 2);
+    assert.equal(t.calls.length, calls + 2);
+    assert.equal(t.manager.current().password, t.issued[1]!.token);
+
+    // A usable token: nothing to do.
+    await t.manager.demand();
+    assert.equal(t.calls.length, calls + 2);
+    t.manager.close();
+  });
+
+  it('demand: an error that needs a human keeps the slow cadence; close() settles a waiting demand', async () => {
+    const t = setup([{ kind: 'token', lifetimeMs: 60 * MIN, oid: null }]);
+    await startAndWait(t.manager);
+    assert.equal(t.failed[0]!.error.isRetryable, false);
+    await t.clock.advanceAsync(10 * SECOND);
+    await t.manager.demand();
+    assert.equal(t.calls.length, 1, 'no attempt on demand');
+    assert.equal(t.clock.nextTimerInMs(), BACKOFF.maxMs - 10 * SECOND);
+
+    const down = setup([{ kind: 'fail', error: unavailable() }]);
+    await startAndWait(down.manager);
+    let settled = false;
+    void down.manager.demand().then(() => {
+      settled = true;
+    });
+    down.manager.close();
+    await down.clock.advanceAsync(0);
+    assert.equal(settled, true);
+    assert.equal(down.calls.length, 1);
     t.manager.close();
   });
 
@@ -353,20 +393,22 @@ describe('createTokenManager', { timeout: 10_000 }, () => {
     const b = manager.refreshNow();
     assert.equal(a, b);
     assert.equal(calls, 1);
-    assert.equal(manager.health().state, 'pending');
+    assert.throws(() => manager.current(), /first token request is still running/);
     release!({ token: makeFakeJwt({ oid: OID }), expiresAtMs: clock.now() + 60 * MIN });
     await Promise.all([a, b, manager.ready()]);
     assert.equal(calls, 1);
 
-    // A second round while the first token is valid shows as 'refreshing'.
+    // A second round while the first token is valid: it stays in use until the new one arrives.
+    const first = manager.current().password;
     const c = manager.refreshNow();
     assert.notEqual(c, a);
     assert.equal(manager.refreshNow(), c);
-    assert.equal(manager.health().state, 'refreshing');
+    assert.equal(manager.current().password, first);
     assert.equal(calls, 2);
-    release!({ token: makeFakeJwt({ oid: OID }), expiresAtMs: clock.now() + 61 * MIN });
+    const second = makeFakeJwt({ oid: OID });
+    release!({ token: second, expiresAtMs: clock.now() + 61 * MIN });
     await c;
-    assert.equal(manager.health().state, 'valid');
+    assert.equal(manager.current().password, second);
     manager.close();
   });
 
@@ -388,7 +430,7 @@ describe('createTokenManager', { timeout: 10_000 }, () => {
     assert.ok(gaps.length >= 5 && gaps.length <= 20, `${gaps.length} asks in 4 minutes`);
     assert.ok(gaps.every((gap) => gap >= BACKOFF.initialMs), `gaps ${gaps.join(', ')}`);
     assert.equal(t.changes.length, 1);
-    assert.equal(t.manager.health().state, 'valid');
+    assert.equal(t.failed.length, 0);
 
     // The provider finally hands out a newer token, before the old one runs out.
     t.script([{ kind: 'token', lifetimeMs: 60 * MIN }]);

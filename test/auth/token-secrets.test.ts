@@ -60,9 +60,17 @@ function startManager(name: string, provider: IdentityProvider): TokenManager {
   return manager;
 }
 
+function usable(manager: TokenManager): boolean {
+  try {
+    manager.current();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Reads everything observable about a manager right now. */
 function snapshot(manager: TokenManager): void {
-  collect(manager.health());
   try {
     manager.current();
   } catch (error) {
@@ -78,7 +86,7 @@ async function requestAndCollect(provider: IdentityProvider): Promise<void> {
   }
 }
 
-describe('no token or secret text in errors, events or health', { timeout: 60_000 }, () => {
+describe('no token or secret text in errors, events or current()', { timeout: 60_000 }, () => {
   before(async () => {
     endpoint = await startFakeTokenEndpoint({
       authority: true,
@@ -149,7 +157,7 @@ describe('no token or secret text in errors, events or health', { timeout: 60_00
       assert.ok(collected.length > failuresBefore + 3, `nothing collected in mode ${mode}`);
     }
     endpoint.setMode('ok');
-    await waitFor(() => mi.health().state === 'valid', { timeoutMs: 5000, message: 'mi recovery' });
+    await waitFor(() => usable(mi), { timeoutMs: 5000, message: 'mi recovery' });
     snapshot(mi);
     snapshot(wi);
 
