@@ -89,4 +89,14 @@ describe('logging', () => {
     assert.equal(lines[0]?.message, `auth with ${REDACTED}`);
     assert.deepEqual(lines[0]?.error, { detail: `bad ${REDACTED}` });
   });
+
+  it('redacts the longer of two secrets when one is a prefix of the other', () => {
+    const redactor = createSecretRedactor();
+    redactor.add('shared-prefix');
+    redactor.add('shared-prefix-and-more');
+    redactor.add('and-more');
+    assert.equal(redactor.redact('a shared-prefix-and-more b shared-prefix c'), `a ${REDACTED} b ${REDACTED} c`);
+    redactor.remove('shared-prefix-and-more');
+    assert.equal(redactor.redact('a shared-prefix-and-more b'), `a ${REDACTED}-${REDACTED} b`);
+  });
 });
