@@ -71,23 +71,45 @@ export function parseConfig(text: string, sources: ConfigSources & { baseDir: st
     issues.push(...parsed.error.issues.map((issue) => `${formatPath(issue.path)}: ${describeZodIssue(issue)}`));
   }
   if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
-  return resolveConfig(parsed.data, { ...sources, readFile: (file) => sources.readFile(resolve(sources.baseDir, file)) });
+  return resolveConfig(parsed.data, raw, { ...sources, readFile: (file) => sources.readFile(resolve(sources.baseDir, file)) });
 }
 
+/** A field as written in the file, before substitution: `undefined` when substitution did not change it. */
+type WrittenAs = (path: readonly (string | number)[], value: string) => string | undefined;
+
+function writtenAs(rawTree: unknown): WrittenAs {
+  return (path, value) => {
+    let node = rawTree;
+    for (const part of path) node = node !== null && typeof node === 'object' ? (node as Record<string | number, unknown>)[part] : undefined;
+    return typeof node === 'string' && node !== value ? node : undefined;
+  };
+}
+
+/** Said of a field whose value came from the environment: the value may be a secret put in the wrong field. */
+const notShown = (written: string) => `it is written "${written}", whose value is not shown as it may be a secret`;
+
 /** Fills defaults, reads referenced files and checks cross-references, collecting every issue. */
-function resolveConfig(file: ConfigFile, sources: ConfigSources): DaemonConfig {
+function resolveConfig(file: ConfigFile, rawTree: unknown, sources: ConfigSources): DaemonConfig {
   const issues: string[] = [];
-  const readSecretFile = (path: string, field: string): string => {
+  const written = writtenAs(rawTree);
+  /** Reads the file named at `path` (`field` is its text form); a name from the environment is not echoed. */
+  const readSecretFile: ReadSecretFile = (file, path, field) => {
     try {
-      return sources.readFile(path).trim();
+      return sources.readFile(file).trim();
     } catch (error) {
-      issues.push(`${field}: cannot read ${path} (${describeFsError(error)}); check the path and the mount`);
+      const rawText = written(path, file);
+      const key = String(path.at(-1));
+      issues.push(
+        rawText === undefined
+          ? `${field}: cannot read ${file} (${describeFsError(error)}); check the path and the mount`
+          : `${field}: cannot read the file it names (${describeFsError(error)}); ${notShown(rawText)}. ${key} takes a path: check it and the mount`,
+      );
       return '';
     }
   };
 
   const credentials = (file.credentials ?? []).map((raw, index) =>
-    resolveCredential(raw, `credentials[${index}]`, sources, readSecretFile, issues),
+    resolveCredential(raw, ['credentials', index], sources, { readSecretFile, written }, issues),
   );
   reportDuplicates(credentials.map((credential) => credential.name), 'credentials', issues);
 
@@ -95,9 +117,11 @@ function resolveConfig(file: ConfigFile, sources: ConfigSources): DaemonConfig {
   const targets = file.targets.map((raw, index) => {
     const field = `targets[${index}]`;
     if (raw.credential !== undefined && !credentialNames.has(raw.credential)) {
-      issues.push(`${field}.credential: "${raw.credential}" is not defined; add it to credentials or fix the name (defined: ${[...credentialNames].join(', ') || 'none'})`);
+      const rawText = written(['targets', index, 'credential'], raw.credential);
+      const shown = rawText === undefined ? `"${raw.credential}"` : `"${rawText}" (as written; its value is not shown as it may be a secret)`;
+      issues.push(`${field}.credential: ${shown} is not defined; add it to credentials or fix the name (defined: ${[...credentialNames].join(', ') || 'none'})`);
     }
-    return resolveTarget(raw, file.defaults ?? {}, field, readSecretFile, issues);
+    return resolveTarget(raw, file.defaults ?? {}, index, readSecretFile, issues);
   });
   reportDuplicates(targets.map((target) => target.name), 'targets', issues);
   const location = resolveLocation(file.location, sources.env, issues);
@@ -127,6 +151,7 @@ export const LOCATION_ENV = 'REDIS_PROBE_LOCATION';
 export const SHARD_INDEX_ENV = 'REDIS_PROBE_SHARD_INDEX';
 export const SHARD_COUNT_ENV = 'REDIS_PROBE_SHARD_COUNT';
 const LOCATION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function resolveLocation(fromFile: string | undefined, env: ConfigSources['env'], issues: string[]): string | undefined {
   const fromEnv = env[LOCATION_ENV];
@@ -193,13 +218,33 @@ function envWholeNumber(env: ConfigSources['env'], name: string, min: number, is
   return Number(text);
 }
 
+type ReadSecretFile = (file: string, path: readonly (string | number)[], field: string) => string;
+
 function resolveCredential(
   raw: RawCredential,
-  field: string,
+  path: readonly (string | number)[],
   sources: ConfigSources,
-  readSecretFile: (path: string, field: string) => string,
+  fields: { readonly readSecretFile: ReadSecretFile; readonly written: WrittenAs },
   issues: string[],
 ): CredentialConfig {
+  const field = formatPath(path);
+  const readSecretFile = (file: string, key: string) => fields.readSecretFile(file, [...path, key], `${field}.${key}`);
+  /** The value of the variable a `*Env` field names, or an issue that does not echo a name from the environment. */
+  const fromEnv = (name: string, key: 'passwordEnv' | 'clientSecretEnv', otherwise: string): string => {
+    const value = sources.env[name] ?? '';
+    if (value !== '') return value;
+    const rawText = fields.written([...path, key], name);
+    const reference = rawText === undefined ? undefined : /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(rawText)?.[1];
+    if (rawText !== undefined) {
+      const fix = reference !== undefined ? `the name of the variable: write ${key}: ${reference}` : 'the name of the variable that holds the value, without ${...}';
+      issues.push(`${field}.${key}: names no environment variable that is set; ${notShown(rawText)}. ${key} takes ${fix}`);
+    } else if (!ENV_NAME.test(name)) {
+      issues.push(`${field}.${key}: is not a variable name (letters, digits and "_", not starting with a digit), and is not shown as it may be a secret; ${key} takes the name of the variable that holds the value, not the value`);
+    } else {
+      issues.push(`${field}.${key}: environment variable ${name} is not set or empty; ${otherwise}`);
+    }
+    return '';
+  };
   if (raw.type === 'access-key') {
     const given = [raw.password, raw.passwordFile, raw.passwordEnv].filter((value) => value !== undefined).length;
     if (given !== 1) {
@@ -208,15 +253,10 @@ function resolveCredential(
     let password = raw.password ?? '';
     if (given === 1 && raw.passwordFile !== undefined) {
       const before = issues.length;
-      password = readSecretFile(raw.passwordFile, `${field}.passwordFile`);
+      password = readSecretFile(raw.passwordFile, 'passwordFile');
       if (password === '' && issues.length === before) issues.push(`${field}.passwordFile: the file is empty; put the access key in it`);
     }
-    if (given === 1 && raw.passwordEnv !== undefined) {
-      password = sources.env[raw.passwordEnv] ?? '';
-      if (password === '') {
-        issues.push(`${field}.passwordEnv: environment variable ${raw.passwordEnv} is not set or empty; export it or use passwordFile`);
-      }
-    }
+    if (given === 1 && raw.passwordEnv !== undefined) password = fromEnv(raw.passwordEnv, 'passwordEnv', 'export it or use passwordFile');
     return { type: 'access-key', name: raw.name, ...(raw.username ? { username: raw.username } : {}), password };
   }
 
@@ -228,15 +268,14 @@ function resolveCredential(
     if ((raw.clientSecretFile === undefined) === (raw.clientSecretEnv === undefined)) {
       issues.push(`${field}: set exactly one of clientSecretFile, clientSecretEnv when source is client-secret`);
     } else if (raw.clientSecretFile !== undefined) {
-      clientSecret = readSecretFile(raw.clientSecretFile, `${field}.clientSecretFile`);
+      clientSecret = readSecretFile(raw.clientSecretFile, 'clientSecretFile');
     } else if (raw.clientSecretEnv !== undefined) {
-      clientSecret = sources.env[raw.clientSecretEnv];
-      if (!clientSecret) issues.push(`${field}.clientSecretEnv: environment variable ${raw.clientSecretEnv} is not set or empty`);
+      clientSecret = fromEnv(raw.clientSecretEnv, 'clientSecretEnv', 'export it or use clientSecretFile') || undefined;
     }
   } else if (raw.clientSecretFile !== undefined || raw.clientSecretEnv !== undefined) {
     issues.push(`${field}: clientSecretFile/clientSecretEnv only apply to source client-secret; remove them or change source`);
   }
-  const authorityCaPem = raw.authorityCa !== undefined ? readSecretFile(raw.authorityCa, `${field}.authorityCa`) : undefined;
+  const authorityCaPem = raw.authorityCa !== undefined ? readSecretFile(raw.authorityCa, 'authorityCa') : undefined;
   const refreshBeforeExpiryMs = raw.refreshBeforeExpiry ?? 5 * 60_000;
   return {
     type: 'entra',
@@ -260,11 +299,15 @@ function resolveCredential(
 function resolveTarget(
   raw: RawTarget,
   defaults: NonNullable<ConfigFile['defaults']>,
-  field: string,
-  readSecretFile: (path: string, field: string) => string,
+  index: number,
+  readSecretFile: ReadSecretFile,
   issues: string[],
 ): TargetConfig {
-  const tls = resolveTls({ ...defaults.tls, ...raw.tls }, field, readSecretFile, issues);
+  const field = `targets[${index}]`;
+  // A TLS file is named by the target or inherited from defaults: the error quotes the one that was written.
+  const readTlsFile = (file: string, key: 'ca' | 'cert' | 'key') =>
+    readSecretFile(file, raw.tls?.[key] !== undefined ? ['targets', index, 'tls', key] : ['defaults', 'tls', key], `${field}.tls.${key}`);
+  const tls = resolveTls({ ...defaults.tls, ...raw.tls }, field, readTlsFile, issues);
   const timeoutMs = raw.timeout ?? defaults.timeout ?? 5_000;
   const ttlMs = raw.key?.ttl ?? defaults.key?.ttl ?? 60_000;
   return {
@@ -314,15 +357,14 @@ function isAzureCacheHost(host: string): boolean {
 function resolveTls(
   raw: RawTls,
   field: string,
-  readSecretFile: (path: string, field: string) => string,
+  readTlsFile: (file: string, key: 'ca' | 'cert' | 'key') => string,
   issues: string[],
 ): TlsConfig {
   const enabled = raw.enabled ?? true;
   if ((raw.cert === undefined) !== (raw.key === undefined)) {
     issues.push(`${field}.tls: cert and key go together for client certificates; set both or neither`);
   }
-  const read = (path: string | undefined, name: string) =>
-    enabled && path !== undefined ? { [name]: readSecretFile(path, `${field}.tls.${name}`) } : {};
+  const read = (path: string | undefined, name: 'ca' | 'cert' | 'key') => (enabled && path !== undefined ? { [name]: readTlsFile(path, name) } : {});
   return {
     enabled,
     verify: raw.verify ?? true,

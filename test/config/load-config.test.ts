@@ -128,6 +128,82 @@ describe('loadConfig', () => {
   });
 });
 
+describe('errors about fields that name a variable or a file never echo a substituted value', () => {
+  const secret = 's3cret-pw-Qv82';
+  const load = (text: string, env: Record<string, string>): readonly string[] => {
+    try {
+      parseConfig(text, { ...sources(env), baseDir: testdata });
+    } catch (error) {
+      assert.ok(error instanceof ConfigError, String(error));
+      return error.issues;
+    }
+    assert.fail('the config should not validate');
+  };
+  const env = { REDIS_PW: secret, CLIENT_SECRET: secret, SECRETS_DIR: `/run/${secret}` };
+  const cases: Record<string, { text: string; expected: string[] }> = {
+    'passwordEnv holding ${VAR}': {
+      text: 'credentials: [{ name: k, type: access-key, passwordEnv: "${REDIS_PW}" }]\ntargets: [{ name: a, host: h, credential: k }]',
+      expected: [
+        'credentials[0].passwordEnv: names no environment variable that is set; it is written "${REDIS_PW}", whose value is not shown as it may be a secret. passwordEnv takes the name of the variable: write passwordEnv: REDIS_PW',
+      ],
+    },
+    'clientSecretEnv holding ${VAR}': {
+      text: 'credentials: [{ name: e, type: entra, source: client-secret, tenantId: t, clientId: c, clientSecretEnv: "${CLIENT_SECRET}" }]\ntargets: [{ name: a, host: h, credential: e }]',
+      expected: [
+        'credentials[0].clientSecretEnv: names no environment variable that is set; it is written "${CLIENT_SECRET}", whose value is not shown as it may be a secret. clientSecretEnv takes the name of the variable: write clientSecretEnv: CLIENT_SECRET',
+      ],
+    },
+    'passwordEnv built from several references': {
+      text: 'credentials: [{ name: k, type: access-key, passwordEnv: "PW_${REDIS_PW}" }]\ntargets: [{ name: a, host: h, credential: k }]',
+      expected: [
+        'credentials[0].passwordEnv: names no environment variable that is set; it is written "PW_${REDIS_PW}", whose value is not shown as it may be a secret. passwordEnv takes the name of the variable that holds the value, without ${...}',
+      ],
+    },
+    'passwordEnv holding the key itself': {
+      text: `credentials: [{ name: k, type: access-key, passwordEnv: "${secret}" }]\ntargets: [{ name: a, host: h, credential: k }]`,
+      expected: [
+        'credentials[0].passwordEnv: is not a variable name (letters, digits and "_", not starting with a digit), and is not shown as it may be a secret; passwordEnv takes the name of the variable that holds the value, not the value',
+      ],
+    },
+    'passwordFile holding ${VAR}': {
+      text: 'credentials: [{ name: k, type: access-key, passwordFile: "${REDIS_PW}" }]\ntargets: [{ name: a, host: h, credential: k }]',
+      expected: [
+        'credentials[0].passwordFile: cannot read the file it names (no such file); it is written "${REDIS_PW}", whose value is not shown as it may be a secret. passwordFile takes a path: check it and the mount',
+      ],
+    },
+    'clientSecretFile, authorityCa and TLS files under a substituted directory': {
+      text: `credentials: [{ name: e, type: entra, source: client-secret, tenantId: t, clientId: c, clientSecretFile: "\${SECRETS_DIR}/secret", authorityCa: "\${SECRETS_DIR}/ca.pem" }]
+defaults: { tls: { ca: "\${SECRETS_DIR}/redis-ca.pem" } }
+targets: [{ name: a, host: h, credential: e, tls: { cert: "\${SECRETS_DIR}/c.pem", key: "\${SECRETS_DIR}/k.pem" } }]`,
+      expected: ['credentials[0].clientSecretFile', 'credentials[0].authorityCa', 'targets[0].tls.ca', 'targets[0].tls.cert', 'targets[0].tls.key'].map((field) => {
+        const written = { 'credentials[0].clientSecretFile': 'secret', 'credentials[0].authorityCa': 'ca.pem', 'targets[0].tls.ca': 'redis-ca.pem', 'targets[0].tls.cert': 'c.pem', 'targets[0].tls.key': 'k.pem' }[field];
+        const name = field.split('.').at(-1);
+        return `${field}: cannot read the file it names (no such file); it is written "\${SECRETS_DIR}/${written}", whose value is not shown as it may be a secret. ${name} takes a path: check it and the mount`;
+      }),
+    },
+    'a credential reference holding ${VAR}': {
+      text: 'targets: [{ name: a, host: h, credential: "${REDIS_PW}" }]',
+      expected: ['targets[0].credential: "${REDIS_PW}" (as written; its value is not shown as it may be a secret) is not defined; add it to credentials or fix the name (defined: none)'],
+    },
+  };
+  for (const [name, { text, expected }] of Object.entries(cases)) {
+    it(`${name}: names the field and the fix, not the value`, () => {
+      const issues = load(text, env);
+      assert.ok(!issues.some((issue) => issue.includes(secret)), issues.join('\n'));
+      assert.deepEqual([...issues].sort(), [...expected].sort());
+    });
+  }
+
+  it('still names a variable or a file written literally', () => {
+    assert.deepEqual(load('credentials: [{ name: k, type: access-key, passwordEnv: REDIS_PROBE_TEST_UNSET }]\ntargets: [{ name: a, host: h, credential: k }]', {}), [
+      'credentials[0].passwordEnv: environment variable REDIS_PROBE_TEST_UNSET is not set or empty; export it or use passwordFile',
+    ]);
+    assert.deepEqual(load('credentials: [{ name: k, type: access-key, passwordFile: "${DIR:-/etc}/nope" }]\ntargets: [{ name: a, host: h, credential: k }]', {}), [
+      'credentials[0].passwordFile: cannot read the file it names (no such file); it is written "${DIR:-/etc}/nope", whose value is not shown as it may be a secret. passwordFile takes a path: check it and the mount',
+    ]);
+  });
+});
+
 describe('formatPath', () => {
   it('renders zod paths the way users write them', () => {
     assert.equal(formatPath(['targets', 2, 'port']), 'targets[2].port');
