@@ -69,6 +69,9 @@ export function parseConfig(text: string, sources: ConfigSources & { baseDir: st
   const issues = substitutionIssues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
   if (!parsed.success) {
     issues.push(...parsed.error.issues.map((issue) => `${formatPath(issue.path)}: ${describeZodIssue(issue)}`));
+    // resolveConfig does not run on a tree that failed the schema; names are checked here so that a
+    // duplicate is not left for a second round of fixes.
+    for (const list of ['credentials', 'targets'] as const) reportDuplicates(namesIn(tree, list), list, issues);
   }
   if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
   return resolveConfig(parsed.data, raw, { ...sources, readFile: (file) => sources.readFile(resolve(sources.baseDir, file)) });
@@ -375,9 +378,20 @@ function resolveTls(
   };
 }
 
-function reportDuplicates(names: readonly string[], field: string, issues: string[]): void {
+/** The `name` of each entry of a list in an unvalidated tree; undefined where there is none. */
+function namesIn(tree: unknown, list: string): (string | undefined)[] {
+  const entries = tree !== null && typeof tree === 'object' ? (tree as Record<string, unknown>)[list] : undefined;
+  if (!Array.isArray(entries)) return [];
+  return entries.map((entry: unknown) => {
+    const name = entry !== null && typeof entry === 'object' ? (entry as Record<string, unknown>)['name'] : undefined;
+    return typeof name === 'string' ? name : undefined;
+  });
+}
+
+function reportDuplicates(names: readonly (string | undefined)[], field: string, issues: string[]): void {
   const firstIndex = new Map<string, number>();
   names.forEach((name, index) => {
+    if (name === undefined) return;
     const earlier = firstIndex.get(name);
     if (earlier === undefined) firstIndex.set(name, index);
     else issues.push(`${field}[${index}].name: "${name}" is already used by ${field}[${earlier}]; names must be unique`);

@@ -67,6 +67,15 @@ describe('loadConfig', () => {
     'bad-port.yaml': { expected: ['targets[2].port: must be 1-65535'] },
     'bad-unknown-key.yaml': { expected: ['targets[0]: unknown key "hots"; remove or correct it'] },
     'bad-duplicate-target.yaml': { expected: ['targets[1].name: "a" is already used by targets[0]; names must be unique'] },
+    'bad-duplicate-with-other-errors.yaml': {
+      expected: [
+        'targets[0].port: must be 1-65535',
+        'targets[2]: unknown key "colour"; remove or correct it',
+        'credentials[1].name: "k" is already used by credentials[0]; names must be unique',
+        'targets[1].name: "a" is already used by targets[0]; names must be unique',
+        'targets[3].name: "b" is already used by targets[2]; names must be unique',
+      ],
+    },
     'bad-cron.yaml': {
       expected: ['defaults.schedule: is not a valid cron expression; use 6 fields with seconds first, e.g. "*/15 * * * * *" for every 15 s'],
     },
