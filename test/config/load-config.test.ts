@@ -76,6 +76,17 @@ describe('loadConfig', () => {
         'targets[3].name: "b" is already used by targets[2]; names must be unique',
       ],
     },
+    'bad-unterminated-env.yaml': {
+      env: { HOSTVAR: 'cache.example.net' },
+      expected: ['targets[0].host: the "${" at character 1 has no closing "}"; close the reference, or write $${ for a literal "${"'],
+    },
+    'bad-nested-env.yaml': {
+      env: { A: 'cache.example.net' },
+      expected: [
+        'targets[0].host: the fallback of the reference at character 1 holds another "${"; references do not nest: use one variable, or write $${ for a literal "${"',
+        'targets[1].host: the reference at character 1 does not start with a variable name (letters, digits and "_", not starting with a digit); fix the name, or write $${ for a literal "${"',
+      ],
+    },
     'bad-cron.yaml': {
       expected: ['defaults.schedule: is not a valid cron expression; use 6 fields with seconds first, e.g. "*/15 * * * * *" for every 15 s'],
     },
