@@ -50,6 +50,27 @@ describe('loadConfig', () => {
     }
   });
 
+  it('takes numbers from the environment: port, db and shard fields accept numeric strings after substitution', () => {
+    const text = `server: { port: "\${HTTP_PORT}" }
+shard: { index: "\${INDEX}", count: "\${COUNT}" }
+targets: [{ name: a, host: h, port: "\${REDIS_PORT}", db: "\${DB}" }]`;
+    const config = parseConfig(text, { ...sources({ HTTP_PORT: '9700', REDIS_PORT: ' 6380 ', DB: '3', INDEX: '0', COUNT: '1' }), baseDir: testdata });
+    assert.equal(config.server.port, 9700);
+    assert.deepEqual([config.targets[0]?.port, config.targets[0]?.db], [6380, 3]);
+    assert.deepEqual(config.shard, { index: 0, count: 1, source: 'config' });
+    assert.throws(
+      () => parseConfig(text, { ...sources({ HTTP_PORT: 'http', REDIS_PORT: '6380.5', DB: '', INDEX: '-1', COUNT: '1' }), baseDir: testdata }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        assert.deepEqual([...error.issues].sort(), [
+          'server.port: must be a number 1-65535',
+          'shard.index: must be 0 or more',
+          'targets[0].db: must be a whole number from 0',
+          'targets[0].port: must be a whole number 1-65535',
+        ]) === undefined,
+    );
+  });
+
   it('fills defaults for a minimal config', () => {
     const config = parseConfig('targets: [{ name: a, host: h }]', { ...sources(), baseDir: testdata });
     assert.deepEqual(config.server, { host: '0.0.0.0', port: 9637, shutdownGraceMs: 10_000 });
