@@ -5,6 +5,7 @@ import { parseDocument } from 'yaml';
 import { configFileSchema } from './schema.ts';
 import type { ConfigFile, RawCredential, RawTarget, RawTls } from './schema.ts';
 import { substituteEnv } from './env-substitution.ts';
+import { certificateProblem, keyMatchesCertificate, privateKeyProblem } from './pem.ts';
 import type { SubstitutionIssue } from './env-substitution.ts';
 import type { CredentialConfig, DaemonConfig, ShardConfig, TargetConfig, TlsConfig } from './types.ts';
 import { COMMAND_STEPS } from '../probe-result.ts';
@@ -111,8 +112,19 @@ function resolveConfig(file: ConfigFile, rawTree: unknown, sources: ConfigSource
     }
   };
 
+  // Every target that inherits defaults.tls names the same files: each content (and pair) is parsed once.
+  const pemResults = new Map<string, string | boolean | undefined>();
+  const once = <T extends string | boolean | undefined>(key: string, compute: () => T): T => {
+    if (!pemResults.has(key)) pemResults.set(key, compute());
+    return pemResults.get(key) as T;
+  };
+  const checkPem: CheckPem = {
+    problem: (kind, text) => once(`${kind}\0${text}`, () => (kind === 'key' ? privateKeyProblem(text) : certificateProblem(text))),
+    pairMatches: (cert, key) => once(`pair\0${cert}\0${key}`, () => keyMatchesCertificate(cert, key)),
+  };
+
   const credentials = (file.credentials ?? []).map((raw, index) =>
-    resolveCredential(raw, ['credentials', index], sources, { readSecretFile, written }, issues),
+    resolveCredential(raw, ['credentials', index], sources, { readSecretFile, written, checkPem }, issues),
   );
   reportDuplicates(credentials.map((credential) => credential.name), 'credentials', issues);
 
@@ -124,7 +136,7 @@ function resolveConfig(file: ConfigFile, rawTree: unknown, sources: ConfigSource
       const shown = rawText === undefined ? `"${raw.credential}"` : `"${rawText}" (as written; its value is not shown as it may be a secret)`;
       issues.push(`${field}.credential: ${shown} is not defined; add it to credentials or fix the name (defined: ${[...credentialNames].join(', ') || 'none'})`);
     }
-    return resolveTarget(raw, file.defaults ?? {}, index, readSecretFile, issues);
+    return resolveTarget(raw, file.defaults ?? {}, index, { readSecretFile, checkPem }, issues);
   });
   reportDuplicates(targets.map((target) => target.name), 'targets', issues);
   const location = resolveLocation(file.location, sources.env, issues);
@@ -222,12 +234,17 @@ function envWholeNumber(env: ConfigSources['env'], name: string, min: number, is
 }
 
 type ReadSecretFile = (file: string, path: readonly (string | number)[], field: string) => string;
+interface CheckPem {
+  /** The problem with PEM text meant as certificates or as a private key; undefined when it parses. */
+  problem(kind: 'certificate' | 'key', text: string): string | undefined;
+  pairMatches(certPem: string, keyPem: string): boolean;
+}
 
 function resolveCredential(
   raw: RawCredential,
   path: readonly (string | number)[],
   sources: ConfigSources,
-  fields: { readonly readSecretFile: ReadSecretFile; readonly written: WrittenAs },
+  fields: { readonly readSecretFile: ReadSecretFile; readonly written: WrittenAs; readonly checkPem: CheckPem },
   issues: string[],
 ): CredentialConfig {
   const field = formatPath(path);
@@ -279,6 +296,8 @@ function resolveCredential(
     issues.push(`${field}: clientSecretFile/clientSecretEnv only apply to source client-secret; remove them or change source`);
   }
   const authorityCaPem = raw.authorityCa !== undefined ? readSecretFile(raw.authorityCa, 'authorityCa') : undefined;
+  const authorityCaProblem = authorityCaPem ? fields.checkPem.problem('certificate', authorityCaPem) : undefined;
+  if (authorityCaProblem !== undefined) issues.push(`${field}.authorityCa: ${authorityCaProblem}`);
   const refreshBeforeExpiryMs = raw.refreshBeforeExpiry ?? 5 * 60_000;
   return {
     type: 'entra',
@@ -303,14 +322,14 @@ function resolveTarget(
   raw: RawTarget,
   defaults: NonNullable<ConfigFile['defaults']>,
   index: number,
-  readSecretFile: ReadSecretFile,
+  files: { readonly readSecretFile: ReadSecretFile; readonly checkPem: CheckPem },
   issues: string[],
 ): TargetConfig {
   const field = `targets[${index}]`;
   // A TLS file is named by the target or inherited from defaults: the error quotes the one that was written.
   const readTlsFile = (file: string, key: 'ca' | 'cert' | 'key') =>
-    readSecretFile(file, raw.tls?.[key] !== undefined ? ['targets', index, 'tls', key] : ['defaults', 'tls', key], `${field}.tls.${key}`);
-  const tls = resolveTls({ ...defaults.tls, ...raw.tls }, field, readTlsFile, issues);
+    files.readSecretFile(file, raw.tls?.[key] !== undefined ? ['targets', index, 'tls', key] : ['defaults', 'tls', key], `${field}.tls.${key}`);
+  const tls = resolveTls({ ...defaults.tls, ...raw.tls }, field, { readTlsFile, checkPem: files.checkPem }, issues);
   const timeoutMs = raw.timeout ?? defaults.timeout ?? 5_000;
   const ttlMs = raw.key?.ttl ?? defaults.key?.ttl ?? 60_000;
   return {
@@ -360,21 +379,36 @@ function isAzureCacheHost(host: string): boolean {
 function resolveTls(
   raw: RawTls,
   field: string,
-  readTlsFile: (file: string, key: 'ca' | 'cert' | 'key') => string,
+  files: { readonly readTlsFile: (file: string, key: 'ca' | 'cert' | 'key') => string; readonly checkPem: CheckPem },
   issues: string[],
 ): TlsConfig {
   const enabled = raw.enabled ?? true;
   if ((raw.cert === undefined) !== (raw.key === undefined)) {
     issues.push(`${field}.tls: cert and key go together for client certificates; set both or neither`);
   }
-  const read = (path: string | undefined, name: 'ca' | 'cert' | 'key') => (enabled && path !== undefined ? { [name]: readTlsFile(path, name) } : {});
+  // Checked here rather than at the first handshake, where garbage would fail every cycle as reason `tls`.
+  const read = (path: string | undefined, name: 'ca' | 'cert' | 'key'): string | undefined => {
+    if (!enabled || path === undefined) return undefined;
+    const before = issues.length;
+    const pem = files.readTlsFile(path, name);
+    if (issues.length > before) return '';
+    const problem = pem === '' ? 'the file is empty; put the PEM text in it' : files.checkPem.problem(name === 'key' ? 'key' : 'certificate', pem);
+    if (problem !== undefined) issues.push(`${field}.tls.${name}: ${problem}`);
+    return problem === undefined ? pem : '';
+  };
+  const ca = read(raw.ca, 'ca');
+  const cert = read(raw.cert, 'cert');
+  const key = read(raw.key, 'key');
+  if (cert && key && !files.checkPem.pairMatches(cert, key)) {
+    issues.push(`${field}.tls: the key in key is not the private key of the certificate in cert; give the pair that belongs together`);
+  }
   return {
     enabled,
     verify: raw.verify ?? true,
     ...(raw.servername !== undefined ? { servername: raw.servername } : {}),
-    ...read(raw.ca, 'ca'),
-    ...read(raw.cert, 'cert'),
-    ...read(raw.key, 'key'),
+    ...(ca !== undefined ? { ca } : {}),
+    ...(cert !== undefined ? { cert } : {}),
+    ...(key !== undefined ? { key } : {}),
   };
 }
 

@@ -1,9 +1,14 @@
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, formatPath, loadConfig, parseConfig } from '../../src/config/load-config.ts';
 import type { ConfigSources } from '../../src/config/load-config.ts';
+import { generateTlsCerts } from '../support/tls-certs.ts';
+import type { TlsCerts } from '../support/tls-certs.ts';
 
 const testdata = join(import.meta.dirname, 'testdata');
 const sources = (env: Record<string, string> = {}): ConfigSources => ({ env, readFile: (path) => readFileSync(path, 'utf8') });
@@ -241,6 +246,96 @@ targets: [{ name: a, host: h, credential: e, tls: { cert: "\${SECRETS_DIR}/c.pem
     ]);
     assert.deepEqual(load('credentials: [{ name: k, type: access-key, passwordFile: "${DIR:-/etc}/nope" }]\ntargets: [{ name: a, host: h, credential: k }]', {}), [
       'credentials[0].passwordFile: cannot read the file it names (no such file); it is written "${DIR:-/etc}/nope", whose value is not shown as it may be a secret. passwordFile takes a path: check it and the mount',
+    ]);
+  });
+});
+
+describe('TLS and authority CA files must hold PEM of the right kind', { timeout: 60_000 }, () => {
+  let dir: string;
+  let certs: TlsCerts;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'redis-probe-pem-'));
+    certs = await generateTlsCerts(join(dir, 'certs'));
+    const truncated = certs.ca.certPem.replace(/\n[A-Za-z0-9+/=]{20,}\n/, '\n');
+    const encrypted = generateKeyPairSync('ec', {
+      namedCurve: 'P-256',
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pass' },
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+    }).privateKey;
+    const files: Record<string, string> = {
+      'garbage.pem': 'this is not PEM\n',
+      'broken-cert.pem': truncated,
+      'broken-key.pem': '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n',
+      'encrypted-key.pem': encrypted,
+      'bundle.pem': `${certs.ca.certPem}\n${certs.otherCa.certPem}`,
+      'empty.pem': '\n',
+    };
+    await Promise.all(Object.entries(files).map(([name, text]) => writeFile(join(dir, name), text)));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  const issues = (text: string): readonly string[] => {
+    try {
+      parseConfig(text, { ...sources(), baseDir: dir });
+      return [];
+    } catch (error) {
+      assert.ok(error instanceof ConfigError, String(error));
+      return error.issues;
+    }
+  };
+  const target = (tls: string) => `targets: [{ name: a, host: h, tls: { ${tls} } }]`;
+
+  it('accepts a CA bundle and a client certificate with its key', () => {
+    assert.deepEqual(issues(target(`ca: bundle.pem, cert: ${certs.client.certPath}, key: ${certs.client.keyPath}`)), []);
+    assert.deepEqual(issues(target('enabled: false, ca: garbage.pem')), [], 'files of a target without TLS are not read');
+  });
+
+  const cases: Record<string, { tls: string; expected: string }> = {
+    'a CA file that is not PEM': {
+      tls: 'ca: garbage.pem',
+      expected: 'targets[0].tls.ca: holds no PEM certificate (a "-----BEGIN CERTIFICATE-----" block); point it at the certificate file in PEM form',
+    },
+    'a CA certificate that does not parse': {
+      tls: 'ca: broken-cert.pem',
+      expected: 'targets[0].tls.ca: holds a "-----BEGIN CERTIFICATE-----" block that is not a valid certificate; replace the file with an intact copy',
+    },
+    'a key where the certificate belongs': {
+      tls: 'cert: CLIENT_KEY, key: CLIENT_KEY',
+      expected: 'targets[0].tls.cert: holds no PEM certificate (a "-----BEGIN CERTIFICATE-----" block); point it at the certificate file in PEM form',
+    },
+    'a certificate where the key belongs': {
+      tls: 'cert: CLIENT_CERT, key: CLIENT_CERT',
+      expected: 'targets[0].tls.key: holds no PEM private key (a "-----BEGIN PRIVATE KEY-----" block, or RSA/EC PRIVATE KEY); point it at the key file in PEM form',
+    },
+    'a key that does not parse': {
+      tls: 'cert: CLIENT_CERT, key: broken-key.pem',
+      expected: 'targets[0].tls.key: holds a private key block that is not a valid key; replace the file with an intact copy',
+    },
+    'an encrypted key': {
+      tls: 'cert: CLIENT_CERT, key: encrypted-key.pem',
+      expected: 'targets[0].tls.key: is encrypted, and redis-probe takes no passphrase; store it decrypted (openssl pkey -in encrypted.pem -out key.pem) in a Secret',
+    },
+    'an empty CA file': { tls: 'ca: empty.pem', expected: 'targets[0].tls.ca: the file is empty; put the PEM text in it' },
+    'a certificate and a key that do not belong together': {
+      tls: 'cert: CLIENT_CERT, key: SERVER_KEY',
+      expected: 'targets[0].tls: the key in key is not the private key of the certificate in cert; give the pair that belongs together',
+    },
+  };
+  for (const [name, { tls, expected }] of Object.entries(cases)) {
+    it(`rejects ${name}`, () => {
+      const text = target(tls).replaceAll('CLIENT_KEY', certs.client.keyPath).replaceAll('CLIENT_CERT', certs.client.certPath).replaceAll('SERVER_KEY', certs.server.keyPath);
+      assert.deepEqual(issues(text), [expected]);
+    });
+  }
+
+  it('checks the authority CA of an Entra credential, and a defaults.tls file once for every target', () => {
+    const text = `credentials: [{ name: e, type: entra, authorityCa: garbage.pem }]
+defaults: { tls: { ca: broken-cert.pem } }
+targets: [{ name: a, host: h, credential: e }, { name: b, host: h }]`;
+    assert.deepEqual([...issues(text)].sort(), [
+      'credentials[0].authorityCa: holds no PEM certificate (a "-----BEGIN CERTIFICATE-----" block); point it at the certificate file in PEM form',
+      'targets[0].tls.ca: holds a "-----BEGIN CERTIFICATE-----" block that is not a valid certificate; replace the file with an intact copy',
+      'targets[1].tls.ca: holds a "-----BEGIN CERTIFICATE-----" block that is not a valid certificate; replace the file with an intact copy',
     ]);
   });
 });
