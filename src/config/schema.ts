@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { validate as isValidCron } from 'node-cron';
 import { COMMAND_STEPS } from '../probe-result.ts';
@@ -40,6 +41,8 @@ const port = numeric(
     .min(1, { error: 'must be 1-65535' })
     .max(65535, { error: 'must be 1-65535' }),
 );
+
+const HOST_NAME = /^(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
 const cronSchedule = z
   .string({ error: 'must be a cron expression string' })
@@ -167,7 +170,12 @@ const target = z.strictObject({
 export const configFileSchema = z.strictObject({
   server: z
     .strictObject({
-      host: z.string({ error: 'must be an address to listen on' }).optional(),
+      host: z
+        .string({ error: 'must be an address to listen on' })
+        .refine((host) => isIP(host) !== 0 || HOST_NAME.test(host), {
+          error: 'must be an IP address (0.0.0.0 for every IPv4 address, :: for every address) or a host name',
+        })
+        .optional(),
       port: port.optional(),
       shutdownGrace: duration('time in-flight cycles get on SIGTERM').optional(),
     })

@@ -2,9 +2,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../support/cli-process.ts';
+import { freePort } from '../support/free-port.ts';
 
 let dir: string;
 before(async () => {
@@ -41,5 +43,32 @@ targets: [{ name: a, host: 127.0.0.1, credential: k, tls: { enabled: false } }]
         assert.ok(!run.stdout.includes(form) && !run.stderr.includes(form), `${command} printed the key:\n${run.stderr}`);
       }
     }
+  });
+
+  it('run exits 2, naming the field, when server.port is in use or server.host is not an address of this machine', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const busyPort = (holder.address() as { port: number }).port;
+    try {
+      const target = `targets: [{ name: a, host: 127.0.0.1, port: ${await freePort()}, tls: { enabled: false } }]\n`;
+      const busy = await configFile('busy-port.yaml', `server: { host: 127.0.0.1, port: ${busyPort} }\n${target}`);
+      const inUse = await runCli(['run', '--config', busy]);
+      assert.equal(inUse.code, 2, inUse.stderr);
+      assert.match(inUse.stderr, new RegExp(`server\\.port: ${busyPort} on 127\\.0\\.0\\.1 is already in use; stop the process that holds it or choose another port`));
+      // 192.0.2.1 is TEST-NET-1: never an address of this machine.
+      const foreign = await configFile('foreign-host.yaml', `server: { host: 192.0.2.1, port: ${await freePort()} }\n${target}`);
+      const notLocal = await runCli(['run', '--config', foreign]);
+      assert.equal(notLocal.code, 2, notLocal.stderr);
+      assert.match(notLocal.stderr, /server\.host: 192\.0\.2\.1 is not an address of this machine; listen on 0\.0\.0\.0, :: or one of its own addresses/);
+    } finally {
+      holder.close();
+    }
+  });
+
+  it('validate rejects a server.host that is neither an address nor a host name', async () => {
+    const config = await configFile('bad-host.yaml', 'server: { host: "not a host!" }\ntargets: [{ name: a, host: h }]\n');
+    const run = await runCli(['validate', '--config', config]);
+    assert.equal(run.code, 2, run.stdout);
+    assert.match(run.stderr, /server\.host: must be an IP address \(0\.0\.0\.0 for every IPv4 address, :: for every address\) or a host name/);
   });
 });
