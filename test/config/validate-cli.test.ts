@@ -5,7 +5,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../support/cli-process.ts';
+import { collect, runCli, spawnCli } from '../support/cli-process.ts';
+import { waitFor } from '../support/wait.ts';
 import { freePort } from '../support/free-port.ts';
 
 let dir: string;
@@ -70,5 +71,38 @@ targets: [{ name: a, host: 127.0.0.1, credential: k, tls: { enabled: false } }]
     const run = await runCli(['validate', '--config', config]);
     assert.equal(run.code, 2, run.stdout);
     assert.match(run.stderr, /server\.host: must be an IP address \(0\.0\.0\.0 for every IPv4 address, :: for every address\) or a host name/);
+  });
+
+  it('validate prints the load and warns of a schedule that cannot be met; run logs the warnings at start', async () => {
+    const targets = Array.from({ length: 10_000 }, (_, index) => `  - { name: t${index}, host: 127.0.0.1, port: 1 }`).join('\n');
+    const heavy = await configFile('heavy.yaml', `defaults: { schedule: "* * * * * *", timeout: 1ms, tls: { enabled: false } }\ntargets:\n${targets}\n`);
+    const run = await runCli(['validate', '--config', heavy]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^ {2}load: about 10000 cycles a second, 40000 commands a second, 10000 connections held open$/m);
+    assert.match(run.stdout, /\nwarnings:\n {2}- targets\[0\], targets\[1\], targets\[2\] and 9997 more: timeout 1ms is below 10ms;/);
+    assert.match(run.stdout, /\n {2}- this replica would run about 10000 cycles a second \(10000 targets\); above 1000 a second/);
+
+    const httpPort = await freePort();
+    const odd = await configFile(
+      'odd-db.yaml',
+      `server: { host: 127.0.0.1, port: ${httpPort} }\ntargets: [{ name: a, host: 127.0.0.1, port: ${await freePort()}, db: 99, tls: { enabled: false } }]\n`,
+    );
+    const daemon = spawnCli(['run', '--config', odd]);
+    let stdout = '';
+    daemon.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const exited = collect(daemon, 30_000);
+    try {
+      await waitFor(() => stdout.includes('redis-probe started'), { timeoutMs: 15_000, intervalMs: 50, message: 'the daemon to start' });
+    } finally {
+      daemon.kill('SIGTERM');
+    }
+    await exited;
+    const warning = stdout
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((line) => line.message === 'configuration warning');
+    assert.equal(warning?.level, 'warn', stdout);
+    assert.match(String(warning?.warning), /^targets\[0\]: db 99 is above 15;/);
   });
 });
