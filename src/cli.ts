@@ -7,6 +7,7 @@ import { systemClock } from './clock.ts';
 import { ConfigError, loadConfig, processConfigSources } from './config/load-config.ts';
 import type { DaemonConfig } from './config/types.ts';
 import { formatDurationMs } from './config/duration.ts';
+import { configWarnings, estimateLoad } from './config/warnings.ts';
 import { createCredential } from './credential-factory.ts';
 import { tokenTelemetry } from './auth/token-telemetry.ts';
 import { createDaemon } from './daemon.ts';
@@ -70,10 +71,22 @@ async function validateCommand(config: DaemonConfig): Promise<number> {
       `  http: ${config.server.host}:${config.server.port}`,
       `  location: ${config.location ?? 'none (no location label)'}`,
       `  shard: ${describeShard(config)}`,
+      `  load: ${describeLoad(config)}`,
+      ...warningLines(configWarnings(config)),
       '',
     ].join('\n'),
   );
   return EXIT_OK;
+}
+
+function describeLoad(config: DaemonConfig): string {
+  const load = estimateLoad(config);
+  const perSecond = (rate: number) => (rate >= 10 ? Math.round(rate) : Number(rate.toFixed(2)));
+  return `about ${perSecond(load.cyclesPerSecond)} cycles a second, ${perSecond(load.commandsPerSecond)} commands a second, ${load.connections} connections held open`;
+}
+
+function warningLines(warnings: readonly string[]): string[] {
+  return warnings.length === 0 ? [] : ['warnings:', ...warnings.map((warning) => `  - ${warning}`)];
 }
 
 function describeShard(config: DaemonConfig): string {
@@ -160,6 +173,7 @@ async function runCommand(config: DaemonConfig, redactor: SecretRedactor, logger
     watcher.check();
     reload('SIGHUP');
   });
+  for (const warning of configWarnings(config)) logger.warn('configuration warning', { warning });
   await daemon.start();
   return new Promise<number>((resolve) => {
     let stopping = false;

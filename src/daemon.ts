@@ -1,6 +1,6 @@
 import type { Clock } from './clock.ts';
 import type { CredentialConfig, DaemonConfig, TargetConfig } from './config/types.ts';
-import { ConfigError } from './config/load-config.ts';
+import { ConfigError, listenError } from './config/load-config.ts';
 import type { Credential } from './credentials.ts';
 import type { CredentialFactoryDeps } from './credential-factory.ts';
 import { createCredential } from './credential-factory.ts';
@@ -275,6 +275,8 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
         isReady: () => started && scheduler.running,
         status: () => ({ targets: board.snapshot().map(describeStatus) }),
         logger,
+      }).catch((error: unknown) => {
+        throw listenError(config.server, error);
       });
       // A credential that fails here keeps retrying; its targets fail with reason `token` meanwhile.
       await Promise.all([...credentials.values()].map((credential) => credential.ready()));

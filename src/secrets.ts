@@ -10,13 +10,16 @@ const MIN_SECRET_LENGTH = 4;
 export const REDACTED = '[REDACTED]';
 
 export function createSecretRedactor(): SecretRedactor {
-  const secrets = new Set<string>();
+  // Longest first: when one secret is a prefix or part of another, redacting the shorter first would
+  // leave the rest of the longer one in the text.
+  let secrets: string[] = [];
   return {
     add(secret) {
-      if (secret.length >= MIN_SECRET_LENGTH) secrets.add(secret);
+      if (secret.length < MIN_SECRET_LENGTH || secrets.includes(secret)) return;
+      secrets = [...secrets, secret].sort((a, b) => b.length - a.length);
     },
     remove(secret) {
-      secrets.delete(secret);
+      secrets = secrets.filter((known) => known !== secret);
     },
     redact(text) {
       let result = text;

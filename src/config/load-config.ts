@@ -5,6 +5,7 @@ import { parseDocument } from 'yaml';
 import { configFileSchema } from './schema.ts';
 import type { ConfigFile, RawCredential, RawTarget, RawTls } from './schema.ts';
 import { substituteEnv } from './env-substitution.ts';
+import { certificateProblem, keyMatchesCertificate, privateKeyProblem } from './pem.ts';
 import type { SubstitutionIssue } from './env-substitution.ts';
 import type { CredentialConfig, DaemonConfig, ShardConfig, TargetConfig, TlsConfig } from './types.ts';
 import { COMMAND_STEPS } from '../probe-result.ts';
@@ -23,6 +24,22 @@ export class ConfigError extends Error {
     super(`invalid configuration:\n${issues.map((issue) => `  - ${issue}`).join('\n')}`);
     this.issues = issues;
   }
+}
+
+/**
+ * The HTTP listener's failure as a ConfigError when `server` is what is wrong (the port is taken, the host
+ * is not this machine's), so that `run` exits with the configuration code; any other error is returned as is.
+ */
+export function listenError(server: { readonly host: string; readonly port: number }, error: unknown): unknown {
+  const { code } = (error ?? {}) as { code?: unknown };
+  const issue = {
+    EADDRINUSE: `server.port: ${server.port} on ${server.host} is already in use; stop the process that holds it or choose another port`,
+    EACCES: `server.port: listening on ${server.port} is not permitted; use a port above 1023`,
+    EADDRNOTAVAIL: `server.host: ${server.host} is not an address of this machine; listen on 0.0.0.0, :: or one of its own addresses`,
+    ENOTFOUND: `server.host: ${server.host} does not resolve; listen on an IP address (0.0.0.0, ::) or a name this machine resolves`,
+    EAI_AGAIN: `server.host: ${server.host} could not be resolved; listen on an IP address (0.0.0.0, ::) instead of a name`,
+  }[String(code)];
+  return issue === undefined ? error : new ConfigError([issue]);
 }
 
 /** What loading needs from the outside world, injectable for tests. */
@@ -69,25 +86,61 @@ export function parseConfig(text: string, sources: ConfigSources & { baseDir: st
   const issues = substitutionIssues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
   if (!parsed.success) {
     issues.push(...parsed.error.issues.map((issue) => `${formatPath(issue.path)}: ${describeZodIssue(issue)}`));
+    // resolveConfig does not run on a tree that failed the schema; names are checked here so that a
+    // duplicate is not left for a second round of fixes.
+    for (const list of ['credentials', 'targets'] as const) reportDuplicates(namesIn(tree, list), list, issues);
   }
   if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
-  return resolveConfig(parsed.data, { ...sources, readFile: (file) => sources.readFile(resolve(sources.baseDir, file)) });
+  return resolveConfig(parsed.data, raw, { ...sources, readFile: (file) => sources.readFile(resolve(sources.baseDir, file)) });
 }
 
+/** A field as written in the file, before substitution: `undefined` when substitution did not change it. */
+type WrittenAs = (path: readonly (string | number)[], value: string) => string | undefined;
+
+function writtenAs(rawTree: unknown): WrittenAs {
+  return (path, value) => {
+    let node = rawTree;
+    for (const part of path) node = node !== null && typeof node === 'object' ? (node as Record<string | number, unknown>)[part] : undefined;
+    return typeof node === 'string' && node !== value ? node : undefined;
+  };
+}
+
+/** Said of a field whose value came from the environment: the value may be a secret put in the wrong field. */
+const notShown = (written: string) => `it is written "${written}", whose value is not shown as it may be a secret`;
+
 /** Fills defaults, reads referenced files and checks cross-references, collecting every issue. */
-function resolveConfig(file: ConfigFile, sources: ConfigSources): DaemonConfig {
+function resolveConfig(file: ConfigFile, rawTree: unknown, sources: ConfigSources): DaemonConfig {
   const issues: string[] = [];
-  const readSecretFile = (path: string, field: string): string => {
+  const written = writtenAs(rawTree);
+  /** Reads the file named at `path` (`field` is its text form); a name from the environment is not echoed. */
+  const readSecretFile: ReadSecretFile = (file, path, field) => {
     try {
-      return sources.readFile(path).trim();
+      return sources.readFile(file).trim();
     } catch (error) {
-      issues.push(`${field}: cannot read ${path} (${describeFsError(error)}); check the path and the mount`);
+      const rawText = written(path, file);
+      const key = String(path.at(-1));
+      issues.push(
+        rawText === undefined
+          ? `${field}: cannot read ${file} (${describeFsError(error)}); check the path and the mount`
+          : `${field}: cannot read the file it names (${describeFsError(error)}); ${notShown(rawText)}. ${key} takes a path: check it and the mount`,
+      );
       return '';
     }
   };
 
+  // Every target that inherits defaults.tls names the same files: each content (and pair) is parsed once.
+  const pemResults = new Map<string, string | boolean | undefined>();
+  const once = <T extends string | boolean | undefined>(key: string, compute: () => T): T => {
+    if (!pemResults.has(key)) pemResults.set(key, compute());
+    return pemResults.get(key) as T;
+  };
+  const checkPem: CheckPem = {
+    problem: (kind, text) => once(`${kind}\0${text}`, () => (kind === 'key' ? privateKeyProblem(text) : certificateProblem(text))),
+    pairMatches: (cert, key) => once(`pair\0${cert}\0${key}`, () => keyMatchesCertificate(cert, key)),
+  };
+
   const credentials = (file.credentials ?? []).map((raw, index) =>
-    resolveCredential(raw, `credentials[${index}]`, sources, readSecretFile, issues),
+    resolveCredential(raw, ['credentials', index], sources, { readSecretFile, written, checkPem }, issues),
   );
   reportDuplicates(credentials.map((credential) => credential.name), 'credentials', issues);
 
@@ -95,9 +148,11 @@ function resolveConfig(file: ConfigFile, sources: ConfigSources): DaemonConfig {
   const targets = file.targets.map((raw, index) => {
     const field = `targets[${index}]`;
     if (raw.credential !== undefined && !credentialNames.has(raw.credential)) {
-      issues.push(`${field}.credential: "${raw.credential}" is not defined; add it to credentials or fix the name (defined: ${[...credentialNames].join(', ') || 'none'})`);
+      const rawText = written(['targets', index, 'credential'], raw.credential);
+      const shown = rawText === undefined ? `"${raw.credential}"` : `"${rawText}" (as written; its value is not shown as it may be a secret)`;
+      issues.push(`${field}.credential: ${shown} is not defined; add it to credentials or fix the name (defined: ${[...credentialNames].join(', ') || 'none'})`);
     }
-    return resolveTarget(raw, file.defaults ?? {}, field, readSecretFile, issues);
+    return resolveTarget(raw, file.defaults ?? {}, index, { readSecretFile, checkPem }, issues);
   });
   reportDuplicates(targets.map((target) => target.name), 'targets', issues);
   const location = resolveLocation(file.location, sources.env, issues);
@@ -127,6 +182,7 @@ export const LOCATION_ENV = 'REDIS_PROBE_LOCATION';
 export const SHARD_INDEX_ENV = 'REDIS_PROBE_SHARD_INDEX';
 export const SHARD_COUNT_ENV = 'REDIS_PROBE_SHARD_COUNT';
 const LOCATION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function resolveLocation(fromFile: string | undefined, env: ConfigSources['env'], issues: string[]): string | undefined {
   const fromEnv = env[LOCATION_ENV];
@@ -193,13 +249,38 @@ function envWholeNumber(env: ConfigSources['env'], name: string, min: number, is
   return Number(text);
 }
 
+type ReadSecretFile = (file: string, path: readonly (string | number)[], field: string) => string;
+interface CheckPem {
+  /** The problem with PEM text meant as certificates or as a private key; undefined when it parses. */
+  problem(kind: 'certificate' | 'key', text: string): string | undefined;
+  pairMatches(certPem: string, keyPem: string): boolean;
+}
+
 function resolveCredential(
   raw: RawCredential,
-  field: string,
+  path: readonly (string | number)[],
   sources: ConfigSources,
-  readSecretFile: (path: string, field: string) => string,
+  fields: { readonly readSecretFile: ReadSecretFile; readonly written: WrittenAs; readonly checkPem: CheckPem },
   issues: string[],
 ): CredentialConfig {
+  const field = formatPath(path);
+  const readSecretFile = (file: string, key: string) => fields.readSecretFile(file, [...path, key], `${field}.${key}`);
+  /** The value of the variable a `*Env` field names, or an issue that does not echo a name from the environment. */
+  const fromEnv = (name: string, key: 'passwordEnv' | 'clientSecretEnv', otherwise: string): string => {
+    const value = sources.env[name] ?? '';
+    if (value !== '') return value;
+    const rawText = fields.written([...path, key], name);
+    const reference = rawText === undefined ? undefined : /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(rawText)?.[1];
+    if (rawText !== undefined) {
+      const fix = reference !== undefined ? `the name of the variable: write ${key}: ${reference}` : 'the name of the variable that holds the value, without ${...}';
+      issues.push(`${field}.${key}: names no environment variable that is set; ${notShown(rawText)}. ${key} takes ${fix}`);
+    } else if (!ENV_NAME.test(name)) {
+      issues.push(`${field}.${key}: is not a variable name (letters, digits and "_", not starting with a digit), and is not shown as it may be a secret; ${key} takes the name of the variable that holds the value, not the value`);
+    } else {
+      issues.push(`${field}.${key}: environment variable ${name} is not set or empty; ${otherwise}`);
+    }
+    return '';
+  };
   if (raw.type === 'access-key') {
     const given = [raw.password, raw.passwordFile, raw.passwordEnv].filter((value) => value !== undefined).length;
     if (given !== 1) {
@@ -208,15 +289,10 @@ function resolveCredential(
     let password = raw.password ?? '';
     if (given === 1 && raw.passwordFile !== undefined) {
       const before = issues.length;
-      password = readSecretFile(raw.passwordFile, `${field}.passwordFile`);
+      password = readSecretFile(raw.passwordFile, 'passwordFile');
       if (password === '' && issues.length === before) issues.push(`${field}.passwordFile: the file is empty; put the access key in it`);
     }
-    if (given === 1 && raw.passwordEnv !== undefined) {
-      password = sources.env[raw.passwordEnv] ?? '';
-      if (password === '') {
-        issues.push(`${field}.passwordEnv: environment variable ${raw.passwordEnv} is not set or empty; export it or use passwordFile`);
-      }
-    }
+    if (given === 1 && raw.passwordEnv !== undefined) password = fromEnv(raw.passwordEnv, 'passwordEnv', 'export it or use passwordFile');
     return { type: 'access-key', name: raw.name, ...(raw.username ? { username: raw.username } : {}), password };
   }
 
@@ -228,15 +304,16 @@ function resolveCredential(
     if ((raw.clientSecretFile === undefined) === (raw.clientSecretEnv === undefined)) {
       issues.push(`${field}: set exactly one of clientSecretFile, clientSecretEnv when source is client-secret`);
     } else if (raw.clientSecretFile !== undefined) {
-      clientSecret = readSecretFile(raw.clientSecretFile, `${field}.clientSecretFile`);
+      clientSecret = readSecretFile(raw.clientSecretFile, 'clientSecretFile');
     } else if (raw.clientSecretEnv !== undefined) {
-      clientSecret = sources.env[raw.clientSecretEnv];
-      if (!clientSecret) issues.push(`${field}.clientSecretEnv: environment variable ${raw.clientSecretEnv} is not set or empty`);
+      clientSecret = fromEnv(raw.clientSecretEnv, 'clientSecretEnv', 'export it or use clientSecretFile') || undefined;
     }
   } else if (raw.clientSecretFile !== undefined || raw.clientSecretEnv !== undefined) {
     issues.push(`${field}: clientSecretFile/clientSecretEnv only apply to source client-secret; remove them or change source`);
   }
-  const authorityCaPem = raw.authorityCa !== undefined ? readSecretFile(raw.authorityCa, `${field}.authorityCa`) : undefined;
+  const authorityCaPem = raw.authorityCa !== undefined ? readSecretFile(raw.authorityCa, 'authorityCa') : undefined;
+  const authorityCaProblem = authorityCaPem ? fields.checkPem.problem('certificate', authorityCaPem) : undefined;
+  if (authorityCaProblem !== undefined) issues.push(`${field}.authorityCa: ${authorityCaProblem}`);
   const refreshBeforeExpiryMs = raw.refreshBeforeExpiry ?? 5 * 60_000;
   return {
     type: 'entra',
@@ -260,11 +337,15 @@ function resolveCredential(
 function resolveTarget(
   raw: RawTarget,
   defaults: NonNullable<ConfigFile['defaults']>,
-  field: string,
-  readSecretFile: (path: string, field: string) => string,
+  index: number,
+  files: { readonly readSecretFile: ReadSecretFile; readonly checkPem: CheckPem },
   issues: string[],
 ): TargetConfig {
-  const tls = resolveTls({ ...defaults.tls, ...raw.tls }, field, readSecretFile, issues);
+  const field = `targets[${index}]`;
+  // A TLS file is named by the target or inherited from defaults: the error quotes the one that was written.
+  const readTlsFile = (file: string, key: 'ca' | 'cert' | 'key') =>
+    files.readSecretFile(file, raw.tls?.[key] !== undefined ? ['targets', index, 'tls', key] : ['defaults', 'tls', key], `${field}.tls.${key}`);
+  const tls = resolveTls({ ...defaults.tls, ...raw.tls }, field, { readTlsFile, checkPem: files.checkPem }, issues);
   const timeoutMs = raw.timeout ?? defaults.timeout ?? 5_000;
   const ttlMs = raw.key?.ttl ?? defaults.key?.ttl ?? 60_000;
   return {
@@ -314,28 +395,53 @@ function isAzureCacheHost(host: string): boolean {
 function resolveTls(
   raw: RawTls,
   field: string,
-  readSecretFile: (path: string, field: string) => string,
+  files: { readonly readTlsFile: (file: string, key: 'ca' | 'cert' | 'key') => string; readonly checkPem: CheckPem },
   issues: string[],
 ): TlsConfig {
   const enabled = raw.enabled ?? true;
   if ((raw.cert === undefined) !== (raw.key === undefined)) {
     issues.push(`${field}.tls: cert and key go together for client certificates; set both or neither`);
   }
-  const read = (path: string | undefined, name: string) =>
-    enabled && path !== undefined ? { [name]: readSecretFile(path, `${field}.tls.${name}`) } : {};
+  // Checked here rather than at the first handshake, where garbage would fail every cycle as reason `tls`.
+  const read = (path: string | undefined, name: 'ca' | 'cert' | 'key'): string | undefined => {
+    if (!enabled || path === undefined) return undefined;
+    const before = issues.length;
+    const pem = files.readTlsFile(path, name);
+    if (issues.length > before) return '';
+    const problem = pem === '' ? 'the file is empty; put the PEM text in it' : files.checkPem.problem(name === 'key' ? 'key' : 'certificate', pem);
+    if (problem !== undefined) issues.push(`${field}.tls.${name}: ${problem}`);
+    return problem === undefined ? pem : '';
+  };
+  const ca = read(raw.ca, 'ca');
+  const cert = read(raw.cert, 'cert');
+  const key = read(raw.key, 'key');
+  if (cert && key && !files.checkPem.pairMatches(cert, key)) {
+    issues.push(`${field}.tls: the key in key is not the private key of the certificate in cert; give the pair that belongs together`);
+  }
   return {
     enabled,
     verify: raw.verify ?? true,
     ...(raw.servername !== undefined ? { servername: raw.servername } : {}),
-    ...read(raw.ca, 'ca'),
-    ...read(raw.cert, 'cert'),
-    ...read(raw.key, 'key'),
+    ...(ca !== undefined ? { ca } : {}),
+    ...(cert !== undefined ? { cert } : {}),
+    ...(key !== undefined ? { key } : {}),
   };
 }
 
-function reportDuplicates(names: readonly string[], field: string, issues: string[]): void {
+/** The `name` of each entry of a list in an unvalidated tree; undefined where there is none. */
+function namesIn(tree: unknown, list: string): (string | undefined)[] {
+  const entries = tree !== null && typeof tree === 'object' ? (tree as Record<string, unknown>)[list] : undefined;
+  if (!Array.isArray(entries)) return [];
+  return entries.map((entry: unknown) => {
+    const name = entry !== null && typeof entry === 'object' ? (entry as Record<string, unknown>)['name'] : undefined;
+    return typeof name === 'string' ? name : undefined;
+  });
+}
+
+function reportDuplicates(names: readonly (string | undefined)[], field: string, issues: string[]): void {
   const firstIndex = new Map<string, number>();
   names.forEach((name, index) => {
+    if (name === undefined) return;
     const earlier = firstIndex.get(name);
     if (earlier === undefined) firstIndex.set(name, index);
     else issues.push(`${field}[${index}].name: "${name}" is already used by ${field}[${earlier}]; names must be unique`);

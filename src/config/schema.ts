@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { validate as isValidCron } from 'node-cron';
 import { COMMAND_STEPS } from '../probe-result.ts';
@@ -29,11 +30,19 @@ const name = z
     error: 'must be 1-100 characters of letters, digits, "_", ".", ":" or "-", starting with a letter or digit',
   });
 
-const port = z
-  .number({ error: 'must be a number 1-65535' })
-  .int({ error: 'must be a whole number 1-65535' })
-  .min(1, { error: 'must be 1-65535' })
-  .max(65535, { error: 'must be 1-65535' });
+/** `${VAR}` substitution yields a string: one that reads as a number is that number (`port: ${PORT}`). */
+const numeric = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((input) => (typeof input === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(input) ? Number(input) : input), schema);
+
+const port = numeric(
+  z
+    .number({ error: 'must be a number 1-65535' })
+    .int({ error: 'must be a whole number 1-65535' })
+    .min(1, { error: 'must be 1-65535' })
+    .max(65535, { error: 'must be 1-65535' }),
+);
+
+const HOST_NAME = /^(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
 const cronSchedule = z
   .string({ error: 'must be a cron expression string' })
@@ -145,7 +154,8 @@ const target = z.strictObject({
   name,
   host: z.string({ error: required('must be a host name or IP address') }).min(1, { error: 'must not be empty' }),
   port: port.optional(),
-  db: z.number({ error: 'must be a number 0-15' }).int().min(0, { error: 'must be 0 or more' }).optional(),
+  // Most servers have databases 0-15, but `databases` can raise that: above 15 is a warning (see warnings.ts).
+  db: numeric(z.number({ error: 'must be a whole number from 0' }).int({ error: 'must be a whole number from 0' }).min(0, { error: 'must be a whole number from 0' })).optional(),
   credential: z.string({ error: 'must name an entry of credentials' }).optional(),
   labels: labels.optional(),
   // Default: on for Azure Cache for Redis hosts (*.redis.cache.windows.net), which publish them.
@@ -160,7 +170,12 @@ const target = z.strictObject({
 export const configFileSchema = z.strictObject({
   server: z
     .strictObject({
-      host: z.string({ error: 'must be an address to listen on' }).optional(),
+      host: z
+        .string({ error: 'must be an address to listen on' })
+        .refine((host) => isIP(host) !== 0 || HOST_NAME.test(host), {
+          error: 'must be an IP address (0.0.0.0 for every IPv4 address, :: for every address) or a host name',
+        })
+        .optional(),
       port: port.optional(),
       shutdownGrace: duration('time in-flight cycles get on SIGTERM').optional(),
     })
@@ -187,8 +202,8 @@ export const configFileSchema = z.strictObject({
     .optional(),
   shard: z
     .strictObject({
-      index: z.number({ error: 'must be a whole number from 0' }).int({ error: 'must be a whole number from 0' }).min(0, { error: 'must be 0 or more' }).optional(),
-      count: z.number({ error: 'must be a whole number from 1' }).int({ error: 'must be a whole number from 1' }).min(1, { error: 'must be 1 or more' }).optional(),
+      index: numeric(z.number({ error: 'must be a whole number from 0' }).int({ error: 'must be a whole number from 0' }).min(0, { error: 'must be 0 or more' })).optional(),
+      count: numeric(z.number({ error: 'must be a whole number from 1' }).int({ error: 'must be a whole number from 1' }).min(1, { error: 'must be 1 or more' })).optional(),
       // A StatefulSet pod is named <set>-<ordinal>: the ordinal is the index.
       fromHostname: z.boolean({ error: 'must be true or false' }).optional(),
     })

@@ -29,6 +29,26 @@ describe('env substitution', () => {
     assert.deepEqual(result, { a: ['x-def', 3], b: { c: 'cost $5', d: true } });
     assert.deepEqual(issues, []);
   });
+  it('reports an unterminated, a nested or a misnamed reference instead of keeping it as literal text', () => {
+    const issues: SubstitutionIssue[] = [];
+    const result = substituteEnv(
+      { a: 'x${OPEN', b: '${U:-${A}}', c: '${1X}', d: '${}', e: 'ok $${OPEN and ${A:-fallback with $ and {}', f: 'lone $ and $5' },
+      { A: 'a' },
+      issues,
+    );
+    assert.deepEqual(
+      issues.map((issue) => [issue.path.join('.'), issue.message.split(';')[0]]),
+      [
+        ['a', 'the "${" at character 2 has no closing "}"'],
+        ['b', 'the fallback of the reference at character 1 holds another "${"'],
+        ['c', 'the reference at character 1 does not start with a variable name (letters, digits and "_", not starting with a digit)'],
+        ['d', 'the reference at character 1 does not start with a variable name (letters, digits and "_", not starting with a digit)'],
+      ],
+    );
+    assert.equal((result as Record<string, string>)['e'], 'ok ${OPEN and a');
+    assert.equal((result as Record<string, string>)['f'], 'lone $ and $5');
+  });
+
   it('reports each unset variable with its path', () => {
     const issues: SubstitutionIssue[] = [];
     substituteEnv({ targets: [{ host: '${NOPE}' }] }, {}, issues);

@@ -153,4 +153,56 @@ targets:
     t.diagnostic(`${failures.length} failures: ${[...new Set(failures.map((failure) => `${failure.step}/${failure.reason}`))].join(', ')}`);
     assert.deepEqual(leaks(JSON.stringify(results)), []);
   });
+
+  it('a reload whose passwordEnv holds a key with a quote and a backslash does not log the key', async () => {
+    // The mistake this guards: `passwordEnv: "${VAR}"` puts the key itself where a variable name belongs.
+    const key = 'SECRET-quote"and\\backslash-Jx58';
+    const keyForms = [key, JSON.stringify(key).slice(1, -1), key.slice(7, 20)];
+    // ACL SETUSER takes the password as one binary-safe argument; a config line would need quoting.
+    await server.call('ACL', 'SETUSER', 'quoted', 'on', `>${key}`, '+@all', '~*', '&*');
+    const httpPort = await freePort();
+    const config = join(dir, 'reload-quoted.yaml');
+    const configText = (passwordEnv: string) => `server: { host: 127.0.0.1, port: ${httpPort}, shutdownGrace: 1s }
+log: { level: debug }
+defaults: { schedule: "* * * * * *", timeout: 500ms, tls: { enabled: false } }
+credentials:
+  - { name: quoted, type: access-key, username: quoted, passwordEnv: "${passwordEnv}" }
+targets:
+  - { name: quoted-ok, host: 127.0.0.1, port: ${server.port}, credential: quoted }
+`;
+    await writeFile(config, configText('REDIS_PROBE_TEST_QUOTED'));
+    const child = spawnCli(['run', '--config', config], { REDIS_PROBE_TEST_QUOTED: key });
+    const exited = collect(child, 30_000);
+    try {
+      const metric = async (name: string, labels: Record<string, string> = {}) =>
+        sampleValue(await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text().catch(() => ''), name, labels);
+      await waitFor(async () => ((await metric('redis_probe_success', { target: 'quoted-ok' }).catch(() => undefined)) ?? 0) === 1, {
+        timeoutMs: 15_000,
+        intervalMs: 100,
+        message: 'the target to authenticate with the key',
+      });
+      await writeFile(config, configText('$' + '{REDIS_PROBE_TEST_QUOTED}'));
+      child.kill('SIGHUP');
+      await waitFor(async () => (await metric('redis_probe_config_last_reload_successful').catch(() => undefined)) === 0, {
+        timeoutMs: 10_000,
+        intervalMs: 100,
+        message: 'the reload to fail',
+      });
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const run = await exited;
+    assert.equal(run.code, 0, run.stderr);
+    const failed = run.stdout
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((line) => line.message === 'configuration reload failed: the running configuration stays in force');
+    assert.ok(failed, `the failed reload is logged:\n${run.stdout}`);
+    assert.match(JSON.stringify(failed.issues), /credentials\[0\]\.passwordEnv/);
+    for (const form of keyForms) {
+      assert.ok(!run.stdout.includes(form), `stdout holds ${form}`);
+      assert.ok(!run.stderr.includes(form), `stderr holds ${form}`);
+    }
+  });
 });
