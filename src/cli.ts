@@ -33,6 +33,7 @@ exit codes:
   1         once: a target failed
   2         configuration or usage error
   70        internal error (a crash): logged with secrets redacted
+  74        once: the report could not be written (stdout closed)
   130, 143  run: a second SIGINT or SIGTERM while shutting down`;
 
 const EXIT_OK = 0;
@@ -40,6 +41,8 @@ const EXIT_TARGET_FAILED = 1;
 const EXIT_CONFIG = 2;
 /** sysexits.h EX_SOFTWARE: apart from "a target failed" (1), so a crash never reads as a red target. */
 export const EXIT_CRASH = 70;
+/** sysexits.h EX_IOERR: the output went nowhere (a closed pipe), so `once` must not claim success. */
+const EXIT_OUTPUT = 74;
 /** A crash's log line gets this long to be written before the process exits regardless. */
 const CRASH_FLUSH_TIMEOUT_MS = 5_000;
 
@@ -151,8 +154,27 @@ async function onceCommand(config: DaemonConfig, targetName: string | undefined,
     }),
   ).then((perTarget) => perTarget.flat());
   for (const credential of credentials.values()) credential.close();
-  process.stdout.write(`${reports.map((report) => redactor.redact(report.text)).join('\n\n')}\n`);
+  try {
+    await writeStdout(`${reports.map((report) => redactor.redact(report.text)).join('\n\n')}\n`);
+  } catch (error) {
+    process.stderr.write(`redis-probe: could not write the report to stdout: ${(error as NodeJS.ErrnoException).code ?? String(error)}\n`);
+    return EXIT_OUTPUT;
+  }
   return reports.every((report) => report.result.success) ? EXIT_OK : EXIT_TARGET_FAILED;
+}
+
+/** Resolves once stdout has taken `text`; rejects when it cannot (a closed pipe: EPIPE). */
+function writeStdout(text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    // The stream also emits the error, after the callback: unheard, that would be an uncaught exception.
+    const onError = (error: Error): void => reject(error);
+    process.stdout.on('error', onError);
+    process.stdout.write(text, (error) => {
+      if (error) return reject(error);
+      process.stdout.off('error', onError);
+      resolve();
+    });
+  });
 }
 
 async function runCommand(config: DaemonConfig, redactor: SecretRedactor, logger: Logger, configPath: string): Promise<number> {

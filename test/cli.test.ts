@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { startRedis } from './support/redis-server.ts';
 import type { RedisServer } from './support/redis-server.ts';
 import { freePort } from './support/free-port.ts';
-import { CLI_PATH, collect, runCli } from './support/cli-process.ts';
+import { CLI_PATH, collect, runCli, spawnCli } from './support/cli-process.ts';
 
 const SECRET = 'cli-test-secret-7hQ2';
 let server: RedisServer;
@@ -93,6 +93,16 @@ describe('redis-probe validate', { timeout: 30_000 }, () => {
 });
 
 describe('exit codes, crashes and the entry point', { timeout: 60_000 }, () => {
+  it('once exits 74 when stdout is closed (EPIPE), never 0, and says why on stderr', async () => {
+    const child = spawnCli(['once', '--config', configPath, '--target', 'good']);
+    // What `redis-probe once ... | head -c0` does: the reader is gone before the report is written.
+    child.stdout.destroy();
+    const run = await collect(child, 30_000);
+    assert.equal(run.code, 74, run.stderr);
+    assert.match(run.stderr, /could not write the report to stdout: EPIPE/);
+    assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
+  });
+
   for (const how of ['thrown', 'rejected'] as const) {
     it(`a crash (an ioredis AUTH error ${how === 'thrown' ? 'thrown from a callback' : 'nobody handles'}) is logged redacted and exits 70`, async () => {
       const wrongKey = `crash-wrong-key-${how}-Vb93`;
@@ -127,6 +137,6 @@ describe('exit codes, crashes and the entry point', { timeout: 60_000 }, () => {
   it('documents every exit code in the usage text', async () => {
     const run = await runCli(['--help']);
     assert.equal(run.code, 0);
-    for (const code of ['0', '1', '2', '70', '130, 143']) assert.match(run.stdout, new RegExp(`\\n  ${code} +\\S`), `exit code ${code}`);
+    for (const code of ['0', '1', '2', '70', '74', '130, 143']) assert.match(run.stdout, new RegExp(`\\n  ${code} +\\S`), `exit code ${code}`);
   });
 });
