@@ -179,17 +179,32 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
     board.remove(name);
   };
 
-  /** Reloads run one at a time: a SIGHUP during a file-change reload waits its turn. */
-  let reloading: Promise<unknown> = Promise.resolve();
-  const serialised = (work: () => Promise<boolean>): Promise<boolean> => {
-    const run = reloading.then(work, work);
-    reloading = run.catch(() => undefined);
+  /** Reloads run one at a time: a SIGHUP during a file-change reload waits its turn. Never rejects. */
+  let reloading: Promise<boolean> = Promise.resolve(true);
+  /** Set once the current reload starts changing what runs: a failure after that leaves it part-applied. */
+  let reloadChanging = false;
+  const serialised = (trigger: string, work: () => Promise<boolean>): Promise<boolean> => {
+    const run = reloading.then(async () => {
+      reloadChanging = false;
+      try {
+        return await work();
+      } catch (error) {
+        // Whatever breaks inside a reload is logged and counted, never swallowed.
+        return reloadFailed(trigger, [deps.redactor.redact(String(error))], reloadChanging);
+      }
+    });
+    reloading = run;
     return run;
   };
 
-  const reloadFailed = (trigger: string, issues: readonly string[]): false => {
+  const reloadFailed = (trigger: string, issues: readonly string[], partly = false): false => {
     metrics.recordReload(false, clock.now());
-    logger.error('configuration reload failed: the running configuration stays in force', { trigger, issues });
+    logger.error(
+      partly
+        ? 'configuration reload failed part-way: some of it is in force; correct the configuration and reload, or restart'
+        : 'configuration reload failed: the running configuration stays in force',
+      { trigger, issues },
+    );
     return false;
   };
 
@@ -205,6 +220,7 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
       return reloadFailed(trigger, error instanceof ConfigError ? error.issues : [deps.redactor.redact(String(error))]);
     }
     await Promise.all([...created.values()].map((credential) => credential.ready()));
+    reloadChanging = true;
     await Promise.all([...diff.removed, ...diff.changed.map((target) => target.name)].map((name) => removeTarget(name)));
     for (const name of diff.credentialsToClose) {
       credentials.get(name)?.close();
@@ -255,9 +271,9 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
     get httpPort() {
       return http?.port ?? 0;
     },
-    applyConfig: (next) => serialised(() => apply(next, 'api')),
+    applyConfig: (next) => serialised('api', () => apply(next, 'api')),
     reload(load, trigger) {
-      return serialised(async () => {
+      return serialised(trigger, async () => {
         if (stopping) return false;
         let next: DaemonConfig;
         try {
