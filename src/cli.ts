@@ -203,8 +203,7 @@ async function runCommand(config: DaemonConfig, redactor: SecretRedactor, logger
     watcher.check();
     reload('SIGHUP');
   });
-  await daemon.start();
-  return new Promise<number>((resolve) => {
+  return new Promise<number>((resolve, reject) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
       if (stopping) {
@@ -223,6 +222,10 @@ async function runCommand(config: DaemonConfig, redactor: SecretRedactor, logger
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // Started once the signals are handled: a SIGTERM while start-up waits for a first token stops cleanly.
+    daemon.start().catch((error: unknown) => {
+      if (!stopping) reject(error);
+    });
   });
 }
 
