@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { systemClock } from './clock.ts';
 import { ConfigError, loadConfig, processConfigSources } from './config/load-config.ts';
@@ -28,11 +29,34 @@ commands:
   once      --config FILE [--target N] one cycle against every target (or one), quickstart-style output
   validate  --config FILE              check a config; exit 0, or 2 with every error
 
-exit codes: 0 ok, 1 a target failed (once), 2 configuration or usage error`;
+exit codes:
+  0         ok; run: stopped by SIGTERM or SIGINT
+  1         once: a target failed
+  2         configuration or usage error
+  70        internal error (a crash): logged with secrets redacted
+  74        once: the report could not be written (stdout closed)
+  130, 143  run: a second SIGINT or SIGTERM while shutting down`;
 
 const EXIT_OK = 0;
 const EXIT_TARGET_FAILED = 1;
 const EXIT_CONFIG = 2;
+/** sysexits.h EX_SOFTWARE: apart from "a target failed" (1), so a crash never reads as a red target. */
+export const EXIT_CRASH = 70;
+/** sysexits.h EX_IOERR: the output went nowhere (a closed pipe), so `once` must not claim success. */
+const EXIT_OUTPUT = 74;
+/** A crash's log line gets this long to be written before the process exits regardless. */
+const CRASH_FLUSH_TIMEOUT_MS = 5_000;
+
+type Command = 'run' | 'once' | 'validate';
+const COMMANDS: readonly string[] = ['run', 'once', 'validate'] satisfies Command[];
+
+/** What main shares with the process around it: the crash handler's redactor and logger, the parsed command. */
+export interface CliContext {
+  readonly redactor: SecretRedactor;
+  /** The redacting logger, once main has made one; crashes before that go to stderr. */
+  logger?: Logger;
+  command?: Command;
+}
 
 function readVersion(): string {
   try {
@@ -143,8 +167,27 @@ async function onceCommand(config: DaemonConfig, targetName: string | undefined,
     }),
   ).then((perTarget) => perTarget.flat());
   for (const credential of credentials.values()) credential.close();
-  process.stdout.write(`${reports.map((report) => redactor.redact(report.text)).join('\n\n')}\n`);
+  try {
+    await writeStdout(`${reports.map((report) => redactor.redact(report.text)).join('\n\n')}\n`);
+  } catch (error) {
+    process.stderr.write(`redis-probe: could not write the report to stdout: ${(error as NodeJS.ErrnoException).code ?? String(error)}\n`);
+    return EXIT_OUTPUT;
+  }
   return reports.every((report) => report.result.success) ? EXIT_OK : EXIT_TARGET_FAILED;
+}
+
+/** Resolves once stdout has taken `text`; rejects when it cannot (a closed pipe: EPIPE). */
+function writeStdout(text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    // The stream also emits the error, after the callback: unheard, that would be an uncaught exception.
+    const onError = (error: Error): void => reject(error);
+    process.stdout.on('error', onError);
+    process.stdout.write(text, (error) => {
+      if (error) return reject(error);
+      process.stdout.off('error', onError);
+      resolve();
+    });
+  });
 }
 
 async function runCommand(config: DaemonConfig, redactor: SecretRedactor, logger: Logger, configPath: string): Promise<number> {
@@ -174,8 +217,7 @@ async function runCommand(config: DaemonConfig, redactor: SecretRedactor, logger
     reload('SIGHUP');
   });
   for (const warning of configWarnings(config)) logger.warn('configuration warning', { warning });
-  await daemon.start();
-  return new Promise<number>((resolve) => {
+  return new Promise<number>((resolve, reject) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
       if (stopping) {
@@ -194,10 +236,15 @@ async function runCommand(config: DaemonConfig, redactor: SecretRedactor, logger
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // Started once the signals are handled: a SIGTERM while start-up waits for a first token stops cleanly.
+    daemon.start().catch((error: unknown) => {
+      if (!stopping) reject(error);
+    });
   });
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
+/** Runs one command line; resolves with the exit code. Errors it cannot handle are logged as crashes (EXIT_CRASH). */
+export async function main(argv: readonly string[], context: CliContext = { redactor: createSecretRedactor() }): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -218,16 +265,17 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return command === undefined && !parsed.values.help ? EXIT_CONFIG : EXIT_OK;
   }
-  if (!['run', 'once', 'validate'].includes(command) || extra.length > 0) {
+  if (!isCommand(command) || extra.length > 0) {
     process.stderr.write(`redis-probe: unknown command "${[command, ...extra].join(' ')}"\n\n${USAGE}\n`);
     return EXIT_CONFIG;
   }
+  context.command = command;
   const configPath = parsed.values.config ?? process.env.REDIS_PROBE_CONFIG;
   const config = loadOrReport(configPath);
   if (!config) return EXIT_CONFIG;
   if (command === 'validate') return validateCommand(config);
 
-  const redactor = createSecretRedactor();
+  const { redactor } = context;
   const logger = createLogger({
     level: config.log.level,
     format: config.log.format,
@@ -235,6 +283,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     // `once` keeps stdout for its report.
     ...(command === 'once' ? { stream: process.stderr } : {}),
   });
+  context.logger = logger;
   try {
     return command === 'once' ? await onceCommand(config, parsed.values.target, redactor, logger) : await runCommand(config, redactor, logger, configPath ?? '');
   } catch (error) {
@@ -242,20 +291,79 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`redis-probe: ${error.message}\n`);
       return EXIT_CONFIG;
     }
-    logger.error('fatal error', { error: redactor.redact(String(error)) });
-    await logger.flush();
-    return EXIT_TARGET_FAILED;
+    await reportCrash(error, context);
+    return EXIT_CRASH;
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-    // The daemon has closed everything it owns; do not wait on a library's stray handle.
-    if (process.argv[2] === 'run') process.exit(code);
-  },
-  (error: unknown) => {
-    process.stderr.write(`redis-probe: fatal: ${String(error)}\n`);
-    process.exitCode = EXIT_TARGET_FAILED;
-  },
-);
+function isCommand(value: string): value is Command {
+  return COMMANDS.includes(value);
+}
+
+/**
+ * Logs an error that ends the process, and waits until the line is written: through the redacting logger
+ * once there is one, else to stderr through the redactor. Only text goes out, never the inspected object
+ * Node would print (an ioredis AUTH error carries the password in `command.args`).
+ */
+export async function reportCrash(error: unknown, context: Pick<CliContext, 'redactor' | 'logger'>): Promise<void> {
+  const { redactor, logger } = context;
+  const message = redactor.redact(String(error));
+  const stack = error instanceof Error && error.stack !== undefined ? redactor.redact(error.stack) : undefined;
+  try {
+    if (logger) {
+      logger.error('fatal error', { error: message, ...(stack !== undefined ? { stack } : {}) });
+      await logger.flush();
+      return;
+    }
+  } catch {
+    // The logger itself failed (its stream is gone): stderr is all that is left.
+  }
+  process.stderr.write(`redis-probe: fatal error: ${stack ?? message}\n`);
+}
+
+/**
+ * Makes an uncaught exception, or a rejection nobody handled, a crash: reported by {@link reportCrash},
+ * then exit with EXIT_CRASH. A second one while reporting (the log stream failing) exits at once.
+ */
+export function installCrashHandler(context: Pick<CliContext, 'redactor' | 'logger'>): void {
+  let crashing = false;
+  process.on('uncaughtException', (error) => {
+    if (crashing) process.exit(EXIT_CRASH);
+    crashing = true;
+    exitAfterCrash(error, context);
+  });
+}
+
+function exitAfterCrash(error: unknown, context: Pick<CliContext, 'redactor' | 'logger'>): void {
+  process.exitCode = EXIT_CRASH;
+  // A log stream that never drains must not keep a crashed process alive.
+  setTimeout(() => process.exit(EXIT_CRASH), CRASH_FLUSH_TIMEOUT_MS).unref();
+  void reportCrash(error, context).finally(() => process.exit(EXIT_CRASH));
+}
+
+/** Whether this module is the program (the bin, `node dist/cli.js`) rather than imported by other code. */
+function isEntryPoint(): boolean {
+  if (typeof import.meta.main === 'boolean') return import.meta.main;
+  // Node before 24.2 has no import.meta.main; the bin is a symlink, so compare real paths.
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  const context: CliContext = { redactor: createSecretRedactor() };
+  installCrashHandler(context);
+  main(process.argv.slice(2), context).then(
+    (code) => {
+      process.exitCode = code;
+      // The daemon has closed everything it owns, and a crash may have left anything open: do not wait on a
+      // library's stray handle.
+      if (context.command === 'run' || code === EXIT_CRASH) process.exit(code);
+    },
+    (error: unknown) => exitAfterCrash(error, context),
+  );
+}

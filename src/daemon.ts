@@ -114,8 +114,13 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
     },
   });
   let http: HttpServer | undefined;
+  let httpStarting: Promise<HttpServer> | undefined;
   let started = false;
   let stopping = false;
+  /** Targets a reload is stopping: stop() closes them too, so their in-flight cycles cannot outlast the grace. */
+  const retiring = new Set<RunningTarget>();
+  /** Credentials a reload created and has not installed yet: stop() closes them, which releases a ready() wait. */
+  const pendingCredentials = new Set<Credential>();
   // Extra cycles after a lost connection: at most one in flight and one per interval per target.
   const earlyCycles = createEarlyCycleLimiter({
     clock,
@@ -170,31 +175,56 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
     const running = targets.get(name);
     if (!running) return;
     targets.delete(name);
+    retiring.add(running);
     earlyCycles.forget(name);
     running.maintenance?.monitor.close();
     await scheduler.remove(name);
     await running.runner.close();
+    retiring.delete(running);
     running.metrics.remove();
     running.maintenance?.metrics.remove();
     board.remove(name);
   };
 
-  /** Reloads run one at a time: a SIGHUP during a file-change reload waits its turn. */
-  let reloading: Promise<unknown> = Promise.resolve();
-  const serialised = (work: () => Promise<boolean>): Promise<boolean> => {
-    const run = reloading.then(work, work);
-    reloading = run.catch(() => undefined);
+  /** Reloads run one at a time: a SIGHUP during a file-change reload waits its turn. Never rejects. */
+  let reloading: Promise<boolean> = Promise.resolve(true);
+  /** Set once the current reload starts changing what runs: a failure after that leaves it part-applied. */
+  let reloadChanging = false;
+  const serialised = (trigger: string, work: () => Promise<boolean>): Promise<boolean> => {
+    const run = reloading.then(async () => {
+      logger.debug('configuration reload started', { trigger });
+      reloadChanging = false;
+      try {
+        return await work();
+      } catch (error) {
+        // Whatever breaks inside a reload is logged and counted, never swallowed.
+        if (stopping) return abandoned(trigger);
+        return reloadFailed(trigger, [deps.redactor.redact(String(error))], reloadChanging);
+      }
+    });
+    reloading = run;
     return run;
   };
 
-  const reloadFailed = (trigger: string, issues: readonly string[]): false => {
+  const reloadFailed = (trigger: string, issues: readonly string[], partly = false): false => {
     metrics.recordReload(false, clock.now());
-    logger.error('configuration reload failed: the running configuration stays in force', { trigger, issues });
+    logger.error(
+      partly
+        ? 'configuration reload failed part-way: some of it is in force; correct the configuration and reload, or restart'
+        : 'configuration reload failed: the running configuration stays in force',
+      { trigger, issues },
+    );
+    return false;
+  };
+
+  /** Shutdown began: a reload neither applies nor counts as failed. */
+  const abandoned = (trigger: string): false => {
+    logger.debug('configuration reload abandoned: shutting down', { trigger });
     return false;
   };
 
   const apply = async (next: DaemonConfig, trigger: string): Promise<boolean> => {
-    if (stopping) return false;
+    if (stopping) return abandoned(trigger);
     const diff = diffConfig(current, next);
     // New credentials first: if one cannot be built, nothing has been touched yet.
     const created = new Map<string, Credential>();
@@ -204,8 +234,19 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
       for (const credential of created.values()) credential.close();
       return reloadFailed(trigger, error instanceof ConfigError ? error.issues : [deps.redactor.redact(String(error))]);
     }
+    for (const credential of created.values()) pendingCredentials.add(credential);
     await Promise.all([...created.values()].map((credential) => credential.ready()));
-    await Promise.all([...diff.removed, ...diff.changed.map((target) => target.name)].map((name) => removeTarget(name)));
+    if (!stopping) {
+      reloadChanging = true;
+      // Waits for in-flight cycles of the targets it stops (stop() cuts that wait short).
+      await Promise.all([...diff.removed, ...diff.changed.map((target) => target.name)].map((name) => removeTarget(name)));
+    }
+    for (const credential of created.values()) pendingCredentials.delete(credential);
+    // Shutdown began while this reload waited: apply nothing more, and claim no success.
+    if (stopping) {
+      for (const credential of created.values()) credential.close();
+      return abandoned(trigger);
+    }
     for (const name of diff.credentialsToClose) {
       credentials.get(name)?.close();
       credentials.delete(name);
@@ -255,10 +296,10 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
     get httpPort() {
       return http?.port ?? 0;
     },
-    applyConfig: (next) => serialised(() => apply(next, 'api')),
+    applyConfig: (next) => serialised('api', () => apply(next, 'api')),
     reload(load, trigger) {
-      return serialised(async () => {
-        if (stopping) return false;
+      return serialised(trigger, async () => {
+        if (stopping) return abandoned(trigger);
         let next: DaemonConfig;
         try {
           next = load();
@@ -269,7 +310,7 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
       });
     },
     async start() {
-      http = await startHttpServer(config.server.host, config.server.port, {
+      httpStarting = startHttpServer(config.server.host, config.server.port, {
         metrics: metrics.registry,
         isLive: () => scheduler.isLive(),
         isReady: () => started && scheduler.running,
@@ -278,8 +319,12 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
       }).catch((error: unknown) => {
         throw listenError(config.server, error);
       });
+      http = await httpStarting;
+      if (stopping) return;
       // A credential that fails here keeps retrying; its targets fail with reason `token` meanwhile.
       await Promise.all([...credentials.values()].map((credential) => credential.ready()));
+      // stop() was called while the first tokens were being fetched: start nothing.
+      if (stopping) return;
       scheduler.start();
       for (const running of targets.values()) running.maintenance?.monitor.start();
       started = true;
@@ -295,16 +340,34 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
       started = false;
       stopping = true;
       earlyCycles.close();
-      // A reload half-way through would otherwise add targets behind the shutdown's back.
-      await reloading;
+      // Nothing runs before start() has started the scheduler, and closing the credentials releases a start()
+      // still waiting for a first token.
+      if (!scheduler.running) for (const credential of credentials.values()) credential.close();
+      for (const credential of pendingCredentials) credential.close();
       for (const running of targets.values()) running.maintenance?.monitor.close();
-      const finished = await scheduler.stop(config.server.shutdownGraceMs);
-      if (!finished) logger.warn('grace period over: abandoning cycles still in flight', { graceMs: config.server.shutdownGraceMs });
-      await Promise.all([...targets.values()].map((running) => running.runner.close()));
+      const graceMs = config.server.shutdownGraceMs;
+      // One grace period for everything in flight: cycles, and a reload waiting on a cycle of a target it
+      // restarts. A reload checks `stopping` after each wait, so it applies nothing once this has begun.
+      const [cyclesEnded, reloadEnded] = await Promise.all([scheduler.stop(graceMs), settlesWithin(reloading, graceMs, clock)]);
+      if (!cyclesEnded || !reloadEnded) logger.warn('grace period over: abandoning cycles still in flight', { graceMs });
+      await Promise.all([...targets.values(), ...retiring].map((running) => running.runner.close()));
       for (const credential of credentials.values()) credential.close();
-      await http?.close();
+      const server = await httpStarting?.catch(() => undefined);
+      await server?.close();
     },
   };
+}
+
+/** Resolves true once `work` settles, or false after `timeoutMs`, whichever comes first. */
+function settlesWithin(work: Promise<unknown>, timeoutMs: number, clock: Clock): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = clock.setTimeout(() => resolve(false), timeoutMs);
+    const done = (): void => {
+      clock.clearTimeout(timer);
+      resolve(true);
+    };
+    work.then(done, done);
+  });
 }
 
 function describeStatus(status: ReturnType<StatusBoard['snapshot']>[number]) {

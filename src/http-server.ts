@@ -95,9 +95,11 @@ export async function startHttpServer(host: string, port: number, sources: HttpS
       });
     },
   );
-  server.on('clientError', (_error, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    else socket.destroy();
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (socket.writable) socket.write(`HTTP/1.1 ${clientErrorStatus(error)}\r\nConnection: close\r\n\r\n`);
+    // Not end(): the server allows half-open sockets, so a client that ignores the FIN would keep the
+    // descriptor, and enough of them starve /healthz. The answer is already in the kernel's buffer.
+    socket.destroy();
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -132,6 +134,13 @@ function drainedOrClosed(response: ServerResponse, timeoutMs: number): Promise<v
     response.on('drain', done);
     response.on('close', done);
   });
+}
+
+/** The status line for a request the parser refused or the server timed out. */
+function clientErrorStatus(error: NodeJS.ErrnoException): string {
+  if (error.code === 'HPE_HEADER_OVERFLOW') return '431 Request Header Fields Too Large';
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return '408 Request Timeout';
+  return '400 Bad Request';
 }
 
 function send(response: ServerResponse, status: number, contentType: string, body: string): void {

@@ -1,12 +1,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRedis } from './support/redis-server.ts';
 import type { RedisServer } from './support/redis-server.ts';
 import { freePort } from './support/free-port.ts';
-import { runCli } from './support/cli-process.ts';
+import { CLI_PATH, collect, runCli, spawnCli } from './support/cli-process.ts';
 
 const SECRET = 'cli-test-secret-7hQ2';
 let server: RedisServer;
@@ -88,5 +89,54 @@ describe('redis-probe validate', { timeout: 30_000 }, () => {
     const run = await runCli(['frobnicate']);
     assert.equal(run.code, 2);
     assert.match(run.stderr, /usage: redis-probe/);
+  });
+});
+
+describe('exit codes, crashes and the entry point', { timeout: 60_000 }, () => {
+  it('once exits 74 when stdout is closed (EPIPE), never 0, and says why on stderr', async () => {
+    const child = spawnCli(['once', '--config', configPath, '--target', 'good']);
+    // What `redis-probe once ... | head -c0` does: the reader is gone before the report is written.
+    child.stdout.destroy();
+    const run = await collect(child, 30_000);
+    assert.equal(run.code, 74, run.stderr);
+    assert.match(run.stderr, /could not write the report to stdout: EPIPE/);
+    assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
+  });
+
+  for (const how of ['thrown', 'rejected'] as const) {
+    it(`a crash (an ioredis AUTH error ${how === 'thrown' ? 'thrown from a callback' : 'nobody handles'}) is logged redacted and exits 70`, async () => {
+      const wrongKey = `crash-wrong-key-${how}-Vb93`;
+      const child = spawn(process.execPath, [join(import.meta.dirname, 'crash-child.ts'), String(server.port), 'prober', wrongKey, how], { stdio: 'pipe' });
+      const run = await collect(child, 30_000);
+      assert.equal(run.code, 70, `${run.stdout}${run.stderr}`);
+      assert.ok(!`${run.stdout}${run.stderr}`.includes(wrongKey), 'the password never appears');
+      assert.equal(run.stderr, '');
+      const lines = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+      assert.equal(lines.length, 1);
+      assert.equal(lines[0]?.message, 'fatal error');
+      assert.equal(lines[0]?.level, 'error');
+      assert.match(String(lines[0]?.error), /WRONGPASS/);
+    });
+  }
+
+  it('importing the CLI module runs nothing; the bin works through a symlink, as npm installs it', async () => {
+    const imported = await collect(
+      spawn(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(CLI_PATH)}); process.stdout.write('imported\\n');`], { stdio: 'pipe' }),
+      30_000,
+    );
+    assert.equal(imported.code, 0, imported.stderr);
+    assert.equal(imported.stdout, 'imported\n');
+    assert.equal(imported.stderr, '');
+    const bin = join(dir, 'redis-probe');
+    await symlink(CLI_PATH, bin);
+    const run = await collect(spawn(process.execPath, [bin, '--config', configPath, 'validate'], { stdio: 'pipe' }), 30_000);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^configuration is valid/);
+  });
+
+  it('documents every exit code in the usage text', async () => {
+    const run = await runCli(['--help']);
+    assert.equal(run.code, 0);
+    for (const code of ['0', '1', '2', '70', '74', '130, 143']) assert.match(run.stdout, new RegExp(`\\n  ${code} +\\S`), `exit code ${code}`);
   });
 });

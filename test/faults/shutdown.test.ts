@@ -10,6 +10,8 @@ import { startFaultProxy } from '../support/fault-proxy.ts';
 import type { FaultProxy } from '../support/fault-proxy.ts';
 import { freePort } from '../support/free-port.ts';
 import { collect, spawnCli } from '../support/cli-process.ts';
+import { startFakeTokenEndpoint } from '../support/fake-token-endpoint.ts';
+import type { FakeTokenEndpoint } from '../support/fake-token-endpoint.ts';
 import { sampleValue } from '../support/prometheus-text.ts';
 import { delay, waitFor } from '../support/wait.ts';
 
@@ -112,4 +114,92 @@ describe('shutdown with cycles in flight against stalled targets', { timeout: 60
       assert.equal(lines.at(-1)?.message, 'second signal: exiting at once');
     });
   }
+});
+
+/** The JSON lines a run printed, in order. */
+const logLines = (stdout: string) => stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+
+describe('shutdown is bounded by server.shutdownGrace whatever is in flight', { timeout: 60_000 }, () => {
+  // A cycle would hang for 60 s (the probe timeout), well past this test's own 30 s timeout, so an exit at all
+  // shows that shutdown did not wait for it.
+  const HANG = '60s';
+  let endpoint: FakeTokenEndpoint | undefined;
+  after(() => endpoint?.close());
+
+  it('SIGTERM while a reload waits on an in-flight cycle of a target it restarts: exits, the reload never applies', { timeout: 30_000 }, async () => {
+    const httpPort = await freePort();
+    const config = join(dir, 'reload-term.yaml');
+    const write = (timeout: string) =>
+      writeFile(
+        config,
+        `server: { host: 127.0.0.1, port: ${httpPort}, shutdownGrace: 1s }
+log: { level: debug }
+defaults: { schedule: "* * * * * *", tls: { enabled: false } }
+targets:
+  - { name: hanging, host: 127.0.0.1, port: ${proxies[0]!.port}, timeout: ${timeout} }
+`,
+      );
+    await write(HANG);
+    await proxies[0]!.setMode('pass');
+    const child = spawnCli(['run', '--config', config]);
+    children.push(child);
+    const exited = collect(child, 30_000);
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    await waitFor(() => stdout.includes('"probe cycle succeeded"'), { timeoutMs: 10_000, message: 'a first good cycle' });
+    await proxies[0]!.setMode('stall');
+    // The next tick finds the stalled cycle still running: from then on it is certainly in flight.
+    await waitFor(() => stdout.includes('"cycle skipped: the previous one is still running"'), { timeoutMs: 10_000, message: 'a cycle in flight' });
+    // A changed target restarts, so the reload waits for its in-flight cycle to end.
+    await write('59s');
+    child.kill('SIGHUP');
+    await waitFor(() => stdout.includes('"configuration reload started"'), { timeoutMs: 5_000, message: 'the reload to start' });
+    child.kill('SIGTERM');
+    const run = await exited;
+    assert.equal(run.signal, null, 'exited on its own, not killed by the test');
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stderr, '');
+    const messages = logLines(run.stdout).map((line) => line.message);
+    const shuttingDown = messages.indexOf('shutting down');
+    assert.ok(shuttingDown >= 0, 'shutting down');
+    assert.ok(messages.indexOf('configuration reload started') < shuttingDown);
+    assert.ok(messages.indexOf('grace period over: abandoning cycles still in flight') > shuttingDown);
+    assert.ok(!messages.includes('configuration reloaded'), 'the reload never applied');
+    assert.ok(!messages.includes('configuration reload failed: the running configuration stays in force'), 'nor counted as failed');
+    assert.ok(messages.lastIndexOf('stopped') > shuttingDown, 'stopped after shutting down');
+    await proxies[0]!.setMode('pass');
+  });
+
+  it('SIGTERM while start-up waits for a first token (the endpoint hangs): exits 0 with every line flushed', { timeout: 30_000 }, async () => {
+    endpoint = await startFakeTokenEndpoint();
+    endpoint.setMode('slow');
+    const httpPort = await freePort();
+    const config = join(dir, 'start-term.yaml');
+    await writeFile(
+      config,
+      `server: { host: 127.0.0.1, port: ${httpPort}, shutdownGrace: 1s }
+defaults: { schedule: "* * * * * *", timeout: 1s, tls: { enabled: false } }
+credentials:
+  - { name: mi, type: entra, source: managed-identity, requestTimeout: ${HANG} }
+targets:
+  - { name: entra, host: 127.0.0.1, port: ${server.port}, credential: mi }
+`,
+    );
+    // The command after its option: the force exit at the end of \`run\` must not depend on argument order.
+    const child = spawnCli(['--config', config, 'run'], { IDENTITY_ENDPOINT: endpoint.managedIdentityEndpoint, IDENTITY_HEADER: endpoint.identityHeader });
+    children.push(child);
+    const exited = collect(child, 30_000);
+    await waitFor(() => endpoint!.requests('managed-identity') >= 1, { timeoutMs: 10_000, message: 'the first token request' });
+    // Start-up is still waiting for the token: /healthz is served, the daemon is not ready.
+    assert.equal((await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status, 503);
+    child.kill('SIGTERM');
+    const run = await exited;
+    assert.equal(run.signal, null, 'exited on its own, not killed by a signal');
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stderr, '');
+    const messages = logLines(run.stdout).map((line) => line.message);
+    assert.ok(!messages.includes('redis-probe started'), 'start-up never finished');
+    assert.equal(messages.at(-2), 'shutting down');
+    assert.equal(messages.at(-1), 'stopped', 'the last line says the daemon stopped');
+  });
 });

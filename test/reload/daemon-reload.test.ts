@@ -7,6 +7,8 @@ import { ConfigError, parseConfig } from '../../src/config/load-config.ts';
 import type { DaemonConfig } from '../../src/config/types.ts';
 import { createDaemon } from '../../src/daemon.ts';
 import type { Daemon } from '../../src/daemon.ts';
+import { cronTickSource } from '../../src/scheduler.ts';
+import type { TickSource } from '../../src/scheduler.ts';
 import { createSecretRedactor } from '../../src/secrets.ts';
 import { shardOf } from '../../src/shard.ts';
 import { freePort } from '../support/free-port.ts';
@@ -50,7 +52,7 @@ const parse = (text: string, env: Record<string, string> = {}): DaemonConfig =>
 
 const t = (name: string, extra = '') => `{ name: ${name}, host: 127.0.0.1, port: ${server.port}${extra} }`;
 
-async function start(config: DaemonConfig) {
+async function start(config: DaemonConfig, options: { tickSource?: TickSource } = {}) {
   const ticks = new ManualTickSource();
   const logger = capturingLogger();
   const instanceId = `reload-${randomUUID().slice(0, 8)}`;
@@ -58,7 +60,7 @@ async function start(config: DaemonConfig) {
     clock: systemClock,
     logger,
     redactor: createSecretRedactor(),
-    tickSource: ticks,
+    tickSource: options.tickSource ?? ticks,
     instanceId,
     randomValue: randomUUID,
     random: Math.random,
@@ -216,6 +218,31 @@ describe('hot reload: applyConfig and reload on a running daemon', { timeout: 50
     assert.equal(await reload, false, 'not applied: the daemon was stopping');
     assert.ok(!(await text()).includes('target="late"'));
     assert.equal(await daemon.reload(() => parse(yaml({ targets: [t('racer')] })), 'SIGHUP'), false, 'no reload after stop');
+  });
+
+  it('an exception while applying is logged, redacted, and counted: never swallowed', async () => {
+    // Real node-cron, which refuses a schedule when its job starts. The config bypasses validation (which
+    // refuses it earlier): it stands in for anything that throws part-way through applying.
+    const steady = t('steady', ', credential: key');
+    const { daemon, logger, value } = await start(parse(yaml({ targets: [steady] })), { tickSource: cronTickSource() });
+    const valid = parse(yaml({ targets: [steady, t('fresh')] }));
+    const broken: DaemonConfig = {
+      ...valid,
+      targets: valid.targets.map((target) => (target.name === 'fresh' ? { ...target, schedule: `${PASSWORD_1} * * * * *` } : target)),
+    };
+    assert.equal(await daemon.applyConfig(broken), false, 'resolves false, does not reject');
+    const failed = logger.entries.filter((entry) => entry.message.startsWith('configuration reload failed'));
+    assert.equal(failed.length, 1);
+    assert.equal(failed[0]!.level, 'error');
+    assert.match(failed[0]!.message, /part-way/, 'says that some of it may be in force');
+    assert.deepEqual(failed[0]!.fields['trigger'], 'api');
+    assert.match(String((failed[0]!.fields['issues'] as string[])[0]), /\[REDACTED\] is a invalid expression for second/);
+    assert.ok(!JSON.stringify(logger.entries).includes(PASSWORD_1), 'the key never appears');
+    assert.equal(await value('redis_probe_config_last_reload_successful'), 0);
+    // The queue goes on: the next reload runs and is reported.
+    assert.equal(await daemon.reload(() => parse(yaml({ targets: [steady], password: PASSWORD_2 })), 'SIGHUP'), true);
+    assert.equal(await value('redis_probe_config_last_reload_successful'), 1);
+    await daemon.stop();
   });
 
   it('a loader that throws something other than ConfigError still fails cleanly', async () => {
