@@ -12,7 +12,7 @@ const target = (name: string, overrides: Partial<TargetConfig> = {}): TargetConf
 function config(targets: readonly TargetConfig[], credentials: readonly CredentialConfig[] = [], extra: Partial<DaemonConfig> = {}): DaemonConfig {
   return {
     server: { host: '127.0.0.1', port: 9637, shutdownGraceMs: 10_000 },
-    log: { level: 'info', format: 'json' },
+    log: { level: 'info', format: 'json', cycles: 'failures' },
     metrics: { stepHistograms: true, preinitialiseFailures: true },
     credentials,
     targets,
@@ -92,7 +92,7 @@ describe('diffConfig', () => {
     const before = config([target('a')]);
     const after = config([target('a')], [], {
       server: { host: '0.0.0.0', port: 9999, shutdownGraceMs: 10_000 },
-      log: { level: 'debug', format: 'json' },
+      log: { level: 'debug', format: 'json', cycles: 'failures' },
       metrics: { stepHistograms: false, preinitialiseFailures: true },
     });
     const diff = diffConfig(before, after);
