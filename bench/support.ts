@@ -76,7 +76,8 @@ export function benchConfigFile(options: BenchConfigOptions) {
   const width = String(options.count).length;
   return {
     server: { host: '127.0.0.1', port: options.httpPort ?? 9637, shutdownGrace: '5s' },
-    log: { level: 'warn', format: 'json' },
+    // `all`: the harness's tee records successful cycles from their info lines (winston, at warn, writes none).
+    log: { level: 'warn', format: 'json', cycles: 'all' },
     metrics: options.metrics ?? {},
     defaults: { schedule: options.schedule, timeout: '5s', tls: { enabled: false }, steps: ['ping', 'set', 'get', 'client_list'] },
     targets: Array.from({ length: options.count }, (_, index) => ({

@@ -134,12 +134,12 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
       running.metrics.recordCluster(results);
       const { summary, representative } = summarizeClusterCycle(results);
       const change = board.record(summary);
-      for (const result of results) logCycle(logger, result, result === representative ? change : { state: change.state, newlyUnsupported: [] });
+      for (const result of results) logCycle(logger, result, result === representative ? change : { state: change.state, newlyUnsupported: [] }, config.log);
       return;
     }
     for (const result of results) {
       running.metrics.record(result);
-      logCycle(logger, result, board.record(result));
+      logCycle(logger, result, board.record(result), config.log);
     }
   };
 

@@ -249,4 +249,93 @@ export class HistogramFamily extends Family<HistogramSeries> {
   }
 }
 
-export type MetricFamily = ScalarFamily | HistogramFamily;
+/** One info series: its own labels, and their text as of the label set it was last written with. */
+interface InfoSeries {
+  readonly labels: Readonly<Record<string, string>>;
+  text: string;
+  /** The label set `text` was written for; another one means the text is stale. */
+  labelSet: number;
+}
+
+/**
+ * An info gauge (value 1 per series) whose label names are the union of every series' own, as
+ * `redis_probe_target_info` carries each target's static labels. A series writes a name it lacks as ""
+ * (Prometheus reads that as absent), as a prom-client gauge declared with every name would. Setting or
+ * deleting a series is O(its labels): names are counted, never recomputed per change, so a reload that
+ * removes N targets is O(N); the union, and the text of the series it changes, are worked out at the next render.
+ */
+export class InfoFamily {
+  readonly type = 'gauge';
+  readonly name: string;
+  readonly help: string;
+  readonly #series = new Map<string, InfoSeries>();
+  /** How many series carry each label name. */
+  readonly #nameCounts = new Map<string, number>();
+  #names: readonly string[] = [];
+  #labelSet = 0;
+  #namesStale = false;
+
+  constructor(options: { readonly name: string; readonly help: string }) {
+    this.name = options.name;
+    this.help = options.help;
+  }
+
+  /** Creates or replaces the series under `key` (the target's name). */
+  set(key: string, labels: Readonly<Record<string, string>>): void {
+    this.delete(key);
+    this.#series.set(key, { labels, text: '', labelSet: -1 });
+    for (const name of Object.keys(labels)) {
+      const count = this.#nameCounts.get(name) ?? 0;
+      this.#nameCounts.set(name, count + 1);
+      if (count === 0) this.#namesStale = true;
+    }
+  }
+
+  delete(key: string): void {
+    const series = this.#series.get(key);
+    if (!series) return;
+    this.#series.delete(key);
+    for (const name of Object.keys(series.labels)) {
+      const count = (this.#nameCounts.get(name) ?? 1) - 1;
+      if (count > 0) {
+        this.#nameCounts.set(name, count);
+      } else {
+        this.#nameCounts.delete(name);
+        this.#namesStale = true;
+      }
+    }
+  }
+
+  get size(): number {
+    return this.#series.size;
+  }
+
+  /** The sample lines, a series at a time (see Family.lines). */
+  *lines(defaultLabels: DefaultLabelPairs, sink: LineSink): Generator<void, void, void> {
+    if (this.#namesStale) {
+      this.#names = [...this.#nameCounts.keys()].sort();
+      this.#labelSet += 1;
+      this.#namesStale = false;
+    }
+    const names = this.#names;
+    const own = new Set(names);
+    const defaults = labelText(
+      defaultLabels.filter(([name]) => !own.has(name)).map(([name]) => name),
+      Object.fromEntries(defaultLabels),
+    );
+    for (const series of this.#series.values()) {
+      if (series.labelSet !== this.#labelSet) {
+        let text = '';
+        for (const name of names) text += `,${name}="${escapeLabelValue(series.labels[name] ?? '')}"`;
+        series.text = text;
+        series.labelSet = this.#labelSet;
+      }
+      const labels = `${series.text}${defaults}`.slice(1);
+      sink.text += `${this.name}${labels === '' ? '' : `{${labels}}`} 1\n`;
+      sink.lines += 1;
+      yield;
+    }
+  }
+}
+
+export type MetricFamily = ScalarFamily | HistogramFamily | InfoFamily;

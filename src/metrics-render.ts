@@ -70,7 +70,7 @@ export async function* renderMetricChunks(registry: Registry, options: RenderOpt
 
   for (const { name } of registry.getMetricsAsArray()) {
     const metric = registry.getSingleMetric(name);
-    // Removed meanwhile (redis_probe_target_info is rebuilt when a target brings a new label name).
+    // Removed since the list was read, during an earlier chunk's wait.
     if (!metric) continue;
     const type = metric instanceof Counter ? 'counter' : metric instanceof Gauge ? 'gauge' : metric instanceof Histogram ? 'histogram' : undefined;
     if (type === undefined) {

@@ -7,7 +7,7 @@ import type { CycleResult, Step } from './probe-result.ts';
 import { summarizeClusterCycle } from './cluster/roll-up.ts';
 import { renderMetricChunks, renderMetrics } from './metrics-render.ts';
 import type { DefaultLabels, RenderOptions } from './metrics-render.ts';
-import { HistogramFamily, ScalarFamily } from './metric-families.ts';
+import { HistogramFamily, InfoFamily, ScalarFamily } from './metric-families.ts';
 import type { HistogramSeries, LabelValues, MetricFamily } from './metric-families.ts';
 
 /** How often the event-loop delay behind nodejs_eventloop_lag_* is sampled. */
@@ -170,7 +170,8 @@ export function createProbeMetrics(options: {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers,
   });
-  const targetInfo = createTargetInfo(registry);
+  // Its label set is the union of every target's static labels (see InfoFamily).
+  const targetInfo = registry.addFamily(new InfoFamily({ name: 'redis_probe_target_info', help: 'Static facts about each probed target; always 1.' }));
   const maintenanceEvents = scalar(
     'counter',
     'redis_probe_maintenance_events_total',
@@ -263,7 +264,7 @@ export function createProbeMetrics(options: {
         for (const step of steps) for (const reason of FAILURE_REASONS) failures.series({ ...labels, step, reason });
       }
       for (const step of target.steps) stepSupported.series({ ...labels, step }).set(1);
-      targetInfo.add(target);
+      targetInfo.set(target.name, { ...target.labels, target: target.name, host: target.host, port: String(target.port), tls: String(target.tls.enabled) });
       // The rest appear with their first value; each is looked up once, not on every cycle.
       const successSeries = lazySeries(success, labels);
       const cycleDurationSeries = lazySeries(cycleDuration, labels);
@@ -342,7 +343,7 @@ export function createProbeMetrics(options: {
           for (const family of [success, cycles, skipped, failures, cycleDuration, stepDuration, lastSuccess, clients, certExpiry, stepSupported, clusterNodes]) {
             family?.remove(labels);
           }
-          targetInfo.remove(target.name);
+          targetInfo.delete(target.name);
         },
       };
     },
@@ -353,50 +354,4 @@ export function createProbeMetrics(options: {
 function lazySeries<Series>(family: { series(values: LabelValues): Series }, values: LabelValues): () => Series {
   let series: Series | undefined;
   return () => (series ??= family.series(values));
-}
-
-/** `redis_probe_target_info`: its label set is the union of every target's static labels. */
-function createTargetInfo(registry: Registry) {
-  const NAME = 'redis_probe_target_info';
-  const infos = new Map<string, Record<string, string>>();
-  let labelNames: string[] = [];
-  let gauge: Gauge | undefined;
-  const labelsOf = (info: Record<string, string>) => Object.fromEntries(labelNames.map((label) => [label, info[label] ?? '']));
-
-  const rebuild = () => {
-    registry.removeSingleMetric(NAME);
-    gauge = new Gauge({
-      name: NAME,
-      help: 'Static facts about each probed target; always 1.',
-      labelNames,
-      registers: [registry],
-    });
-    for (const info of infos.values()) gauge.set(labelsOf(info), 1);
-  };
-
-  return {
-    add(target: TargetConfig) {
-      const info = {
-        ...target.labels,
-        target: target.name,
-        host: target.host,
-        port: String(target.port),
-        tls: String(target.tls.enabled),
-      };
-      const replaced = infos.has(target.name);
-      infos.set(target.name, info);
-      // Only a new label name needs a new gauge; rebuilding on every add made registering N targets O(N²).
-      const known = new Set(labelNames);
-      if (gauge && !replaced && Object.keys(info).every((label) => known.has(label))) {
-        gauge.set(labelsOf(info), 1);
-        return;
-      }
-      labelNames = [...new Set([...infos.values()].flatMap((each) => Object.keys(each)))].sort();
-      rebuild();
-    },
-    remove(name: string) {
-      infos.delete(name);
-      rebuild();
-    },
-  };
 }

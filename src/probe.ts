@@ -39,6 +39,12 @@ export interface ProbeDeps {
 /** Steps whose refusal for lack of permission or support is reported, not counted as a failure. */
 const OPTIONAL_STEPS: ReadonlySet<CommandStep> = new Set(['client_list']);
 
+/** The value a cycle SETs, and whether its SET has succeeded yet. */
+interface ProbeWrite {
+  readonly value: string;
+  done: boolean;
+}
+
 /** Thrown inside a cycle to end it at a given step; the reason comes from classifyError. */
 class StepFailed extends Error {
   override readonly name = 'StepFailed';
@@ -129,7 +135,7 @@ export function createTargetProbe(target: TargetConfig, deps: ProbeDeps): Target
   }
 
   /** Sends one command step and checks its reply. */
-  const sendCommand = async (name: CommandStep, connection: Redis, value: string, observations: Observations): Promise<void> => {
+  const sendCommand = async (name: CommandStep, connection: Redis, write: ProbeWrite, observations: Observations): Promise<void> => {
     switch (name) {
       case 'ping': {
         const reply = await connection.ping();
@@ -138,16 +144,18 @@ export function createTargetProbe(target: TargetConfig, deps: ProbeDeps): Target
         return;
       }
       case 'set': {
-        const reply = await connection.set(key, value, 'EX', ttlSeconds);
+        const reply = await connection.set(key, write.value, 'EX', ttlSeconds);
         observations.setReply = reply;
         if (reply !== 'OK') throw new UnexpectedReplyError('SET did not answer OK');
+        write.done = true;
         return;
       }
       case 'get': {
         const reply = await connection.get(key);
         observations.getValue = reply;
-        // Without a SET in this cycle there is nothing to compare; GET still proves reads work.
-        if (target.steps.includes('set') && reply !== value) {
+        // Only a SET earlier in this cycle says what GET must read (before it, GET reads the previous
+        // cycle's value or nothing); without one, GET still proves reads work.
+        if (write.done && reply !== write.value) {
           throw new UnexpectedReplyError(reply === null ? 'GET found no value for the probe key' : 'GET returned a different value than was SET');
         }
         return;
@@ -163,10 +171,10 @@ export function createTargetProbe(target: TargetConfig, deps: ProbeDeps): Target
   };
 
   const runCommands = async (connection: Redis, timings: StepTiming[], observations: Observations, unsupported: CommandStep[]) => {
-    const value = deps.randomValue();
+    const write: ProbeWrite = { value: deps.randomValue(), done: false };
     for (const name of target.steps) {
       try {
-        await step(name, timings, () => sendCommand(name, connection, value, observations));
+        await step(name, timings, () => sendCommand(name, connection, write, observations));
       } catch (error) {
         const cause = error instanceof StepFailed ? error.error : error;
         const reason = classifyError(cause);

@@ -42,6 +42,7 @@ export interface Scheduler {
   /** True while every schedule has ticked recently: a wedged scheduler fails liveness. */
   isLive(): boolean;
   readonly running: boolean;
+  /** Runs still in progress: tests wait for it to know a tick's cycles have all ended. */
   inFlight(): number;
 }
 

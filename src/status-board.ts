@@ -1,4 +1,4 @@
-import type { CommandStep, CycleResult } from './probe-result.ts';
+import type { CommandStep, CycleResult, FailureReason } from './probe-result.ts';
 
 /** Each target's last result and its up/down state, for the status page and state-change logs. */
 export interface TargetStatus {
@@ -10,7 +10,7 @@ export interface TargetStatus {
 }
 
 export interface StatusBoard {
-  /** Stores the result; says whether the state changed and which steps the server newly refused. */
+  /** Stores the result; says whether the state or a down target's reason changed, and which steps the server newly refused. */
   record(result: CycleResult): StatusChange;
   remove(target: string): void;
   snapshot(): TargetStatus[];
@@ -21,6 +21,8 @@ export interface StatusChange {
   readonly state: 'up' | 'down';
   /** Set only when the state changed. */
   readonly changedFrom?: 'up' | 'down' | 'unknown';
+  /** Set only when the target stays down for another reason: the previous one. */
+  readonly reasonChangedFrom?: FailureReason;
   /** Steps refused now that were not refused in the previous result. */
   readonly newlyUnsupported: readonly CommandStep[];
 }
@@ -50,6 +52,10 @@ export function createStatusBoard(): StatusBoard {
       const newlyUnsupported =
         result.unsupportedSteps.length === 0 ? NO_STEPS : result.unsupportedSteps.filter((step) => !previouslyUnsupported.includes(step));
       if (changed) return { changedFrom: previous?.state ?? 'unknown', state, newlyUnsupported };
+      const previousReason = previous.lastResult?.failure?.reason;
+      if (result.failure && previousReason !== undefined && previousReason !== result.failure.reason) {
+        return { state, newlyUnsupported, reasonChangedFrom: previousReason };
+      }
       return newlyUnsupported.length === 0 ? UNCHANGED[state] : { state, newlyUnsupported };
     },
     remove(target) {

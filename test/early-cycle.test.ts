@@ -115,7 +115,7 @@ const EVERY_30S = '*/30 * * * * *';
 function daemonConfig(targets: readonly TargetConfig[]): DaemonConfig {
   return {
     server: { host: '127.0.0.1', port: 0, shutdownGraceMs: 2_000 },
-    log: { level: 'info', format: 'json' },
+    log: { level: 'info', format: 'json', cycles: 'failures' },
     metrics: { stepHistograms: false, preinitialiseFailures: true },
     credentials: [],
     targets,

@@ -74,15 +74,15 @@ describe('logging', () => {
     };
     const failed: CycleResult = { ...result, success: false, failure: { step: 'ping', reason: 'timeout', message: 'ping timed out' } };
     const warnOnly = { ...capturingLogger(), isEnabled: (level: string) => level === 'warn' || level === 'error' };
-    logCycle(warnOnly, result, { state: 'up', newlyUnsupported: [] });
+    logCycle(warnOnly, result, { state: 'up', newlyUnsupported: [] }, { cycles: 'all' });
     assert.equal(warnOnly.entries.length, 0, 'no success line is built at warn');
-    logCycle(warnOnly, failed, { state: 'down', newlyUnsupported: [] });
+    logCycle(warnOnly, failed, { state: 'down', newlyUnsupported: [] }, { cycles: 'all' });
     assert.deepEqual(
       warnOnly.entries.map(({ level, message, fields }) => ({ level, message, reason: fields.reason, steps: fields.steps })),
       [{ level: 'warn', message: 'probe cycle failed', reason: 'timeout', steps: { ping: 0.5 } }],
     );
     const all = capturingLogger();
-    logCycle(all, result, { state: 'up', newlyUnsupported: [] });
+    logCycle(all, result, { state: 'up', newlyUnsupported: [] }, { cycles: 'all' });
     assert.deepEqual(all.entries.map(({ level, fields }) => ({ level, durationMs: fields.durationMs })), [{ level: 'info', durationMs: 1.235 }]);
   });
 

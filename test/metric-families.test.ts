@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { HistogramFamily, ScalarFamily } from '../src/metric-families.ts';
+import { HistogramFamily, InfoFamily, ScalarFamily } from '../src/metric-families.ts';
 import type { LabelValues } from '../src/metric-families.ts';
 import { renderMetrics } from '../src/metrics-render.ts';
 
@@ -143,5 +143,41 @@ describe('compact metric families', () => {
     family.remove({ target: 'b', step: 'ping' });
     assert.equal(family.size, 0);
     assert.equal(await renderMetrics(new Registry(), { defaultLabels: {}, families: [family] }), '# HELP g g\n# TYPE g gauge\n');
+  });
+
+  it('write an info gauge as a prom-client gauge over the union of label names would, as series come and go', async () => {
+    const change = fc.record({
+      key: fc.constantFrom('a', 'b', 'c', 'with "quote"'),
+      labels: fc.option(fc.dictionary(fc.constantFrom('team', 'zone', 'tier'), fc.constantFrom('x', 'y', 'back\\slash', ''))),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(change, { maxLength: 30 }), fc.constantFrom(undefined, 'west"europe'), async (changes, location) => {
+        const family = new InfoFamily({ name: 'info', help: 'Info.' });
+        const present = new Map<string, Record<string, string>>();
+        for (const { key, labels } of changes) {
+          if (labels === null) {
+            family.delete(key);
+            present.delete(key);
+          } else {
+            family.set(key, { ...labels, target: key });
+            present.set(key, { ...labels, target: key });
+          }
+          // Renders between changes too: a series' text is cached per label set.
+          if (key === 'c') await renderMetrics(new Registry(), { defaultLabels: {}, families: [family] });
+        }
+        const reference = new Registry();
+        if (location !== undefined) reference.setDefaultLabels({ location });
+        const labelNames = [...new Set([...present.values()].flatMap((labels) => Object.keys(labels)))].sort();
+        const gauge = new Gauge({ name: 'info', help: 'Info.', labelNames, registers: [reference] });
+        for (const labels of present.values()) gauge.set(Object.fromEntries(labelNames.map((name) => [name, labels[name] ?? ''])), 1);
+        const defaultLabels: Readonly<Record<string, string>> = location !== undefined ? { location } : {};
+        const ours = await renderMetrics(new Registry(), { defaultLabels, families: [family], linesPerSlice: 2 });
+        // Without series, prom-client would write an unlabelled `info 0`: an info gauge has no such series.
+        if (present.size === 0) assert.equal(ours, '# HELP info Info.\n# TYPE info gauge\n');
+        else assert.deepEqual(sortedLines(ours), sortedLines(await reference.metrics()));
+        assert.equal(family.size, present.size);
+      }),
+      { numRuns: 150 },
+    );
   });
 });

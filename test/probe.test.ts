@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { systemClock } from '../src/clock.ts';
@@ -16,6 +16,10 @@ import { generateTlsCerts } from './support/tls-certs.ts';
 import type { TlsCerts } from './support/tls-certs.ts';
 import { freePort } from './support/free-port.ts';
 import { targetConfig } from './support/target-config.ts';
+import { runCli } from './support/cli-process.ts';
+import { configFileSchema } from '../src/config/schema.ts';
+import { COMMAND_STEPS } from '../src/probe-result.ts';
+import type { CommandStep } from '../src/probe-result.ts';
 
 const PASSWORD = 'probe-secret-Xq7Lz9';
 const redactor = createSecretRedactor();
@@ -220,5 +224,51 @@ describe('a refused AUTH is never papered over', { timeout: 30_000 }, () => {
     const reasons = [];
     for (let cycle = 0; cycle < 3; cycle++) reasons.push((await probe.runCycle('schedule')).failure?.reason);
     assert.deepEqual(reasons, ['auth', 'auth', 'auth']);
+  });
+});
+
+describe('every order and subset of steps the schema accepts', { timeout: 120_000 }, () => {
+  /** Every sequence of up to COMMAND_STEPS.length steps (repeats included), kept if the config schema accepts it. */
+  function acceptedStepLists(): CommandStep[][] {
+    let sequences: CommandStep[][] = [[]];
+    const accepted: CommandStep[][] = [];
+    for (let length = 1; length <= COMMAND_STEPS.length; length++) {
+      sequences = sequences.flatMap((sequence) => COMMAND_STEPS.map((step) => [...sequence, step]));
+      for (const steps of sequences) {
+        if (configFileSchema.safeParse({ targets: [{ name: 't', host: 'h', steps }] }).success) accepted.push(steps);
+      }
+    }
+    return accepted;
+  }
+
+  it('passes with `once` end to end on a real redis-server, on a first cycle and on one that finds the previous key', async () => {
+    const lists = acceptedStepLists();
+    // Any subset in any order, no repeats: 4 + 12 + 24 + 24.
+    assert.equal(lists.length, 64);
+    const server = await redis();
+    const dir = await mkdtemp(join(tmpdir(), 'redis-probe-steps-'));
+    const configPath = join(dir, 'config.yaml');
+    const targets = lists.map((steps) => `  - { name: ${steps.join('-')}, host: 127.0.0.1, port: ${server.port}, tls: { enabled: false }, steps: [${steps.join(', ')}] }`);
+    await writeFile(configPath, `targets:\n${targets.join('\n')}\n`);
+    // The second run's GET finds the value the first run's SET left (the key lives 60 s), as a daemon's next cycle does.
+    for (const run of [1, 2]) {
+      const result = await runCli(['once', '--config', configPath], { timeoutMs: 60_000 });
+      const failed = result.stdout.split('\n').filter((line) => line.startsWith('Summary:') && !/ OK in /.test(line));
+      assert.deepEqual(failed, [], `run ${run}: ${result.stdout.split('\n').filter((line) => /FAILED/.test(line)).join('\n')}`);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout.split('\n').filter((line) => line.startsWith('Summary:')).length, lists.length);
+    }
+  });
+
+  it('compares GET with SET only when SET ran earlier in the same cycle', async () => {
+    const server = await redis();
+    const probe = probeFor(targetConfig({ name: 'get-first', port: server.port, steps: ['ping', 'get', 'set'] }));
+    const first = await probe.runCycle('schedule');
+    assert.equal(first.success, true, JSON.stringify(first.failure));
+    assert.equal(first.observations.getValue, null, 'nothing was SET yet');
+    const written = `value-${counter}`;
+    const second = await probe.runCycle('schedule');
+    assert.equal(second.success, true, JSON.stringify(second.failure));
+    assert.equal(second.observations.getValue, written, "GET read the previous cycle's value, not this one's");
   });
 });

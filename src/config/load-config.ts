@@ -165,7 +165,7 @@ function resolveConfig(file: ConfigFile, rawTree: unknown, sources: ConfigSource
       port: file.server?.port ?? DEFAULT_HTTP_PORT,
       shutdownGraceMs: file.server?.shutdownGrace ?? 10_000,
     },
-    log: { level: file.log?.level ?? 'info', format: file.log?.format ?? 'json' },
+    log: { level: file.log?.level ?? 'info', format: file.log?.format ?? 'json', cycles: file.log?.cycles ?? 'failures' },
     metrics: {
       stepHistograms: file.metrics?.stepHistograms ?? true,
       preinitialiseFailures: file.metrics?.preinitialiseFailures ?? true,

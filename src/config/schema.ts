@@ -184,6 +184,8 @@ export const configFileSchema = z.strictObject({
     .strictObject({
       level: z.enum(['error', 'warn', 'info', 'debug'], { error: 'must be one of error, warn, info, debug' }).optional(),
       format: z.enum(['json', 'pretty'], { error: 'must be json or pretty' }).optional(),
+      // failures (default): a successful cycle is logged at debug only; all: at info too.
+      cycles: z.enum(['all', 'failures'], { error: 'must be all or failures' }).optional(),
     })
     .optional(),
   metrics: z

@@ -74,11 +74,6 @@ export function diffConfig(current: DaemonConfig, next: DaemonConfig): ConfigDif
   };
 }
 
-/** Whether applying the diff would change nothing that runs. */
-export function isEmptyDiff(diff: ConfigDiff): boolean {
-  return diff.added.length === 0 && diff.removed.length === 0 && diff.changed.length === 0 && diff.credentialsToCreate.length === 0 && diff.credentialsToClose.length === 0 && !diff.locationChanged;
-}
-
 function credentialNames(targets: Iterable<TargetConfig>): Set<string> {
   const names = new Set<string>();
   for (const target of targets) if (target.credential !== undefined) names.add(target.credential);

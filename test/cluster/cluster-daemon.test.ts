@@ -35,6 +35,7 @@ before(async () => {
   await writeFile(
     join(dir, 'config.yaml'),
     `server: { host: 127.0.0.1, port: ${httpPort}, shutdownGrace: 5s }
+log: { cycles: all }
 defaults: { schedule: "* * * * * *", timeout: 1s, tls: { enabled: false } }
 credentials:
   - { name: key, type: access-key, password: ${SECRET} }

@@ -27,7 +27,7 @@ describe('loadConfig', () => {
   it('resolves a full config: defaults, overrides, env substitution, secret files, Azure ports', () => {
     const config = loadConfig(join(testdata, 'valid-full.yaml'), sources({ REDIS_HOST: '10.1.2.3', PROBE_PASSWORD: 'from-env' }));
     assert.deepEqual(config.server, { host: '127.0.0.1', port: 9700, shutdownGraceMs: 3000 });
-    assert.deepEqual(config.log, { level: 'debug', format: 'pretty' });
+    assert.deepEqual(config.log, { level: 'debug', format: 'pretty', cycles: 'failures' });
     const [plain, azure, amr] = config.targets;
     assert.equal(plain?.host, '10.1.2.3');
     assert.equal(plain?.port, 6379, 'TLS off defaults to 6379');

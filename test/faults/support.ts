@@ -103,7 +103,7 @@ export function faultTarget(name: string, port: number, overrides: Partial<Targe
 export function faultConfig(targets: readonly TargetConfig[], credentials: readonly CredentialConfig[] = [], shutdownGraceMs = 2_000): DaemonConfig {
   return {
     server: { host: '127.0.0.1', port: 0, shutdownGraceMs },
-    log: { level: 'debug', format: 'json' },
+    log: { level: 'debug', format: 'json', cycles: 'failures' },
     metrics: { stepHistograms: true, preinitialiseFailures: true },
     credentials,
     targets,
