@@ -29,11 +29,6 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
 # ---- runtime ------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
-# Memory settings measured by `npm run bench` (footprint sections; README, "Performance"): V8's young
-# generation at 4 MB semi-spaces instead of tens of MB, and two glibc malloc arenas instead of one per
-# thread. Together they cut the RSS of a daemon with 1,000 or 10,000 connections about in half, and its CPU too.
-ENV NODE_OPTIONS=--max-semi-space-size=4
-ENV MALLOC_ARENA_MAX=2
 WORKDIR /app
 # Root-owned and read-only to the process: works with readOnlyRootFilesystem.
 COPY --from=deps /app/node_modules ./node_modules
@@ -45,8 +40,8 @@ USER 10001:10001
 EXPOSE 9637
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:9637/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# V8 lets the old generation grow by a factor worked out from GC speed, often about twice the live data;
-# the daemon's garbage (CLIENT LIST replies, /metrics text) is short-lived, so 20 % growth between full
-# collections keeps RSS near what is live (npm run bench, footprint). A V8 flag NODE_OPTIONS does not take.
-ENTRYPOINT ["node", "--heap-growing-percent=20", "dist/cli.js"]
+# The package's bin, as `redis-probe` and `npm start` run it: it applies the memory settings (V8 flags,
+# MALLOC_ARENA_MAX; src/launcher.ts holds them) and replaces itself with `node <flags> dist/cli.js`, so
+# the daemon is PID 1 and gets SIGTERM itself.
+ENTRYPOINT ["node", "dist/bin.js"]
 CMD ["run", "--config", "/etc/redis-probe/config.yaml"]

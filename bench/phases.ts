@@ -2,12 +2,13 @@ import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { systemClock } from '../src/clock.ts';
 import { createProbeMetrics } from '../src/metrics.ts';
 import { createTargetProbe } from '../src/probe.ts';
+import { MEMORY_ENV } from '../src/launcher.ts';
 import { createSecretRedactor } from '../src/secrets.ts';
 import { startRedis } from '../test/support/redis-server.ts';
 import type { RedisServer } from '../test/support/redis-server.ts';
@@ -545,10 +546,11 @@ export interface FootprintOptions {
   readonly warmupSeconds: number;
   readonly stepHistograms: boolean;
   readonly preinitialiseFailures: boolean;
-  /** Environment of the daemon process on top of the benchmark's (the image's NODE_OPTIONS, MALLOC_ARENA_MAX). */
-  readonly env: Readonly<Record<string, string>>;
-  /** Node flags before the script (the image's ENTRYPOINT ones). */
-  readonly nodeFlags: readonly string[];
+  /**
+   * `bin`: `node dist/bin.js run`, as `npm start`, `redis-probe run` and the image start the daemon (the
+   * bin applies the memory settings). `cli`: `node dist/cli.js run`, Node's and glibc's defaults.
+   */
+  readonly start: 'bin' | 'cli';
   readonly scrapeIntervalS: number;
 }
 
@@ -590,14 +592,28 @@ function sumOf(text: string, name: string): number {
   return sum;
 }
 
+/** The command line and memory environment of a running process, as the kernel holds them. */
+function commandOf(pid: number): { cmdline: string[]; memoryEnv: Record<string, string> } {
+  const read = (file: string) => readFileSync(`/proc/${pid}/${file}`, 'utf8').split('\0').filter((entry) => entry !== '');
+  const memoryEnv = Object.fromEntries(
+    read('environ')
+      .map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)] as const)
+      .filter(([name]) => name in MEMORY_ENV || name === 'NODE_OPTIONS'),
+  );
+  return { cmdline: read('cmdline'), memoryEnv };
+}
+
 /**
- * The production process: `node dist/cli.js run` (what the image runs: compiled JavaScript, no
- * benchmark code in it) against loopback servers, scraped by curl like Prometheus. CPU and RSS
- * come from /proc, lateness from the daemon's own redis_probe_scheduler_lateness_seconds.
+ * The production process started as a user starts it: `node dist/bin.js run` (compiled JavaScript, no
+ * benchmark code in it), in an environment without memory settings of its own, against loopback
+ * servers, scraped by curl like Prometheus. The bin execs the daemon in the same process, so the
+ * pid measured is the daemon's. CPU and RSS come from /proc, lateness from the daemon's own
+ * redis_probe_scheduler_lateness_seconds.
  */
 export async function footprintPhase(options: FootprintOptions) {
   return withServers(options.servers, async (servers) => {
-    progress(`${options.label}: ${Object.entries(options.env).map(([name, value]) => `${name}=${value} `).join('')}node ${options.nodeFlags.map((flag) => `${flag} `).join('')}dist/cli.js, ${options.targets} targets over ${options.servers} servers on "${options.schedule}" for ${options.seconds} s`);
+    const script = join(dirname(CLI_PATH), options.start === 'bin' ? 'bin.js' : 'cli.js');
+    progress(`${options.label}: node dist/${options.start}.js run, ${options.targets} targets over ${options.servers} servers on "${options.schedule}" for ${options.seconds} s`);
     const dir = mkdtempSync(join(tmpdir(), 'redis-probe-bench-'));
     const httpPort = await freePort();
     const configPath = join(dir, 'config.yaml');
@@ -608,10 +624,9 @@ export async function footprintPhase(options: FootprintOptions) {
       metrics: { stepHistograms: options.stepHistograms, preinitialiseFailures: options.preinitialiseFailures },
       httpPort,
     })));
-    const env = { ...process.env, ...options.env };
-    // Node's own defaults unless the options say otherwise (not the flags this benchmark process runs with).
-    if (options.env['NODE_OPTIONS'] === undefined) delete env['NODE_OPTIONS'];
-    const child = spawn(process.execPath, [...options.nodeFlags, CLI_PATH, 'run', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'], env });
+    // A user's environment: none of the memory settings this benchmark process itself runs with.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_OPTIONS' && !(name in MEMORY_ENV)));
+    const child = spawn(process.execPath, [script, 'run', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'], env });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -628,6 +643,9 @@ export async function footprintPhase(options: FootprintOptions) {
       await until(async () => (await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `${url}/readyz`]).catch(() => ({ stdout: '' }))).stdout === '200', 60_000, 'the daemon ready');
       const readyMs = performance.now() - startedAt;
       const idle = readProc(pid);
+      // What is measured is what ran: the bin has exec'd the daemon with its settings in this pid.
+      const command = commandOf(pid);
+      if (!command.cmdline.some((arg) => arg.endsWith('cli.js'))) throw new Error(`${options.label}: pid ${pid} runs ${command.cmdline.join(' ')}, not the daemon`);
       // Connects happen at the first tick; the steady window starts one interval after it, and after the warm-up.
       const afterFirstInterval = Math.ceil((Date.now() + 1) / options.intervalMs) * options.intervalMs + options.intervalMs + 500;
       await sleep(Math.max(afterFirstInterval, Date.now() + options.warmupSeconds * 1000) - Date.now());
@@ -655,6 +673,9 @@ export async function footprintPhase(options: FootprintOptions) {
       const lateness = histogramBuckets(text, 'redis_probe_scheduler_lateness_seconds');
       return {
         ...options,
+        // node's arguments, with the checkout's and the temporary directory's paths left out.
+        command: command.cmdline.slice(1).map((arg) => (arg === configPath ? 'config.yaml' : arg.replace(/^\/.*\/dist\//, 'dist/'))),
+        memoryEnv: command.memoryEnv,
         readyMs,
         idleRssMb: idle.rssMb,
         cpuPercentSteady: cpuPercent,

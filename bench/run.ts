@@ -6,12 +6,12 @@
  * Every duration and size is a flag; see FLAGS below.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { AccuracyOptions, CostOptions, DetectionOptions, FootprintOptions, IdleOptions, PhaseName, RenderOptions, ScaleOptions } from './phases.ts';
-import { execForm, parseStages } from '../test/deploy/dockerfile-lint.ts';
+import { MEMORY_ENV, MEMORY_NODE_FLAGS } from '../src/launcher.ts';
 import type { Summary } from './support.ts';
 import { progress } from './support.ts';
 
@@ -109,27 +109,6 @@ const bigBase = {
   seconds: num('big-seconds', 90, 0),
   renders: 2,
 };
-/**
- * The environment the image gives the daemon (the Dockerfile's runtime `ENV NAME=value` lines:
- * NODE_OPTIONS, MALLOC_ARENA_MAX, ...), so the footprint runs what ships.
- */
-function imageEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const instruction of RUNTIME_STAGE?.instructions ?? []) {
-    const match = instruction.keyword === 'ENV' ? /^([A-Za-z_][A-Za-z0-9_]*)=("?)(.*)\2$/.exec(instruction.args) : null;
-    if (match) env[match[1]!] = match[3]!;
-  }
-  return env;
-}
-/** The node flags of the image's `ENTRYPOINT ["node", ...flags, "dist/cli.js"]` (V8 flags NODE_OPTIONS does not take). */
-function imageNodeFlags(): string[] {
-  const entrypoint = RUNTIME_STAGE?.instructions.filter((instruction) => instruction.keyword === 'ENTRYPOINT').at(-1);
-  const command = entrypoint ? (execForm(entrypoint.args) ?? []) : [];
-  return command.slice(1, command.findIndex((arg) => arg.endsWith('cli.js')));
-}
-const RUNTIME_STAGE = parseStages(readFileSync(join(import.meta.dirname, '..', 'Dockerfile'), 'utf8')).at(-1);
-const IMAGE_ENV = imageEnv();
-const IMAGE_NODE_FLAGS = imageNodeFlags();
 const footprintBase = {
   servers: scaleBase.servers,
   targets: scaleBase.targets,
@@ -139,8 +118,7 @@ const footprintBase = {
   warmupSeconds: num('footprint-warmup', 30, 10),
   stepHistograms: true,
   preinitialiseFailures: true,
-  env: IMAGE_ENV,
-  nodeFlags: IMAGE_NODE_FLAGS,
+  start: 'bin' as const,
   scrapeIntervalS: scaleBase.scrapeIntervalS,
 };
 const footprintBig = {
@@ -172,8 +150,8 @@ const plan = {
   render: { targets: quick ? [1000] : [1000, 10_000], renders: quick ? 3 : 5 } satisfies RenderOptions,
   footprint: { ...footprintBase, label: 'footprint' } satisfies FootprintOptions,
   'footprint-lean': { ...footprintBase, ...LEAN, label: 'footprint-lean' } satisfies FootprintOptions,
-  // What the image's environment buys: the same run with Node's and glibc's defaults.
-  'footprint-node-defaults': { ...footprintBase, ...LEAN, env: {}, nodeFlags: [], label: 'footprint-node-defaults' } satisfies FootprintOptions,
+  // What the bin's memory settings buy: the `footprint` run started as `node dist/cli.js run`, with Node's and glibc's defaults.
+  'footprint-node-defaults': { ...footprintBase, start: 'cli', label: 'footprint-node-defaults' } satisfies FootprintOptions,
   'footprint-big': { ...footprintBig, label: 'footprint-big' } satisfies FootprintOptions,
   'footprint-big-lean': { ...footprintBig, ...LEAN, label: 'footprint-big-lean' } satisfies FootprintOptions,
   detection: {
@@ -194,11 +172,11 @@ interface PhaseReply {
 
 /** Runs one phase in a fresh Node process and resolves with its result (or its error). */
 function runPhase(phase: PhaseName, options: object, name: string, timeoutMs: number): Promise<PhaseReply> {
-  // Phase processes run in the image's environment (its V8 flags unless --node-options says otherwise).
-  const execArgv = ['--expose-gc', ...(flags['node-options']?.split(' ').filter((arg) => arg !== '') ?? IMAGE_NODE_FLAGS), ...(flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}.cpuprofile`] : [])];
+  // Phase processes run with the memory settings the bin applies (its V8 flags unless --node-options says otherwise).
+  const execArgv = ['--expose-gc', ...(flags['node-options']?.split(' ').filter((arg) => arg !== '') ?? MEMORY_NODE_FLAGS), ...(flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}.cpuprofile`] : [])];
   const child = spawn(process.execPath, [...execArgv, join(import.meta.dirname, 'phase.ts'), phase, JSON.stringify(options)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env: { ...process.env, ...IMAGE_ENV, ...(flags['node-options'] !== undefined ? { NODE_OPTIONS: '' } : {}) },
+    env: { ...process.env, ...MEMORY_ENV, ...(flags['node-options'] !== undefined ? { NODE_OPTIONS: '' } : {}) },
   });
   const loadBefore = loadavg()[0]!;
   return new Promise((resolve) => {
@@ -257,7 +235,7 @@ for (const section of SCALE_SECTIONS) {
 }
 if (only.has('render')) results.render = await runPhase('render', plan.render, 'render', budgetS(120));
 if (FOOTPRINT_SECTIONS.some((section) => only.has(section))) {
-  // The footprint runs dist/cli.js: build it from the sources being measured, as the image does.
+  // The footprint runs dist/bin.js: build it from the sources being measured, as the image does.
   progress('footprint: npm run build');
   execFileSync('npm', ['run', 'build', '--silent'], { cwd: join(import.meta.dirname, '..'), stdio: 'inherit' });
 }
@@ -492,7 +470,8 @@ if (render) {
 }
 
 interface Footprint {
-  label: string; targets: number; servers: number; schedule: string; seconds: number; warmupSeconds: number; env: Record<string, string>; stepHistograms: boolean; preinitialiseFailures: boolean;
+  label: string; targets: number; servers: number; schedule: string; seconds: number; warmupSeconds: number; start: 'bin' | 'cli'; command: string[]; memoryEnv: Record<string, string>;
+  stepHistograms: boolean; preinitialiseFailures: boolean;
   readyMs: number; idleRssMb: number; cpuPercentSteady: number; rssMb: Summary; peakRssMb: number; anonRssMb: number; fileRssMb: number;
   heapUsedMb: number; heapTotalMb: number; cycles: number; failures: number; successNow: number; latenessP99SteadyMs: number;
   scrapeMs: Summary; lastScrapeMs: number; metricsBytes: number;
@@ -504,11 +483,12 @@ for (const section of FOOTPRINT_SECTIONS) {
 }
 if (footprints.length > 0) {
   out();
-  out(`3c. Footprint of the production process: node dist/cli.js run, as the image runs it, scraped by curl; CPU and RSS from /proc, lateness from its own redis_probe_scheduler_lateness_seconds`);
-  out(`  the image's environment (Dockerfile): ${Object.entries(IMAGE_ENV).map(([name, value]) => `${name}=${value}`).join(' ')} node ${IMAGE_NODE_FLAGS.join(' ')}`);
+  out(`3c. Footprint of the production process started as a user starts it (npm start, redis-probe run, the image): node dist/bin.js run, scraped by curl; CPU and RSS from /proc, lateness from its own redis_probe_scheduler_lateness_seconds`);
+  out(`  the bin's memory settings (src/launcher.ts): ${Object.entries(MEMORY_ENV).map(([name, value]) => `${name}=${value}`).join(' ')} node ${MEMORY_NODE_FLAGS.join(' ')}`);
   const row = (name: string, cell: (f: Footprint) => string | number | undefined): Row => [name, ...footprints.map(([, f]) => cell(f))];
   table(['', ...footprints.map(([, f]) => `${fmt(f.targets)} × ${f.schedule.split(' ')[0]}, ${layoutOf(f)}`)], [
-    row('environment', (f) => (Object.keys(f.env).length > 0 ? "the image's" : 'Node and glibc defaults')),
+    row('started as', (f) => `node dist/${f.start}.js run`),
+    row('  the daemon ran (/proc)', (f) => [...Object.entries(f.memoryEnv).map(([name, value]) => `${name}=${value}`), 'node', ...f.command.slice(0, f.command.findIndex((arg) => arg.endsWith('cli.js')) + 1)].join(' ')),
     row('redis-servers / warm-up / steady seconds', (f) => `${f.servers} / ${f.warmupSeconds} / ${f.seconds}`),
     row('start to /readyz ms', (f) => fmt(f.readyMs)),
     row('RSS MB when ready (no connection yet)', (f) => fmt(f.idleRssMb)),

@@ -8,10 +8,12 @@ import { DOCKERFILE, FIXTURES_DIR, REPO_ROOT } from './paths.ts';
 
 const packageJson = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
   engines: { node: string };
+  bin: Record<string, string>;
 };
 const expected: DockerfileExpectations = {
   port: 9637,
-  entrypoint: ['node', '--heap-growing-percent=20', 'dist/cli.js'],
+  // The package's bin, which applies the memory settings, as `redis-probe` and `npm start` run it.
+  entrypoint: ['node', packageJson.bin['redis-probe']!],
   nodeMajor: Number(/\d+/.exec(packageJson.engines.node)![0]),
 };
 const dockerfile = readFileSync(DOCKERFILE, 'utf8');
@@ -33,6 +35,11 @@ describe('Dockerfile', { timeout: 10_000 }, () => {
     // dist/*.js are ES modules ("type": "module") and the CLI reads its version from ../package.json.
     assert.ok(final.instructions.some((i) => i.keyword === 'COPY' && /\bpackage\.json\b/.test(i.args)), 'copies package.json');
     assert.equal(final.instructions.filter((i) => i.keyword === 'USER').at(-1)?.args, '10001:10001');
+  });
+
+  it('leaves the memory settings to the bin: no second copy in the image', () => {
+    const env = parseStages(dockerfile).flatMap((stage) => stage.instructions.filter((i) => i.keyword === 'ENV').map((i) => i.args));
+    for (const name of ['NODE_OPTIONS', 'MALLOC_ARENA_MAX']) assert.ok(!env.some((args) => args.includes(name)), `ENV ${name}: src/launcher.ts owns it`);
   });
 
   it('runs the daemon on the Kubernetes config path by default', () => {

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
 
-/** The built CLI, exactly what the Docker image runs (`node dist/cli.js`). */
+/** The built CLI (`node dist/cli.js`): what the bin, dist/bin.js, execs with the memory settings. */
 export const CLI_PATH = join(import.meta.dirname, '..', '..', 'dist', 'cli.js');
 
 export interface CliRun {
