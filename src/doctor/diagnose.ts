@@ -1,7 +1,8 @@
 import { isIP } from 'node:net';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import type { Clock } from '../clock.ts';
 import { classifyErrorCause, UnexpectedReplyError } from '../classify-error.ts';
 import type { ClassifiedError, ConnectionPhase } from '../classify-error.ts';
@@ -72,14 +73,16 @@ export async function diagnoseTarget(target: TargetConfig, credentialConfig: Cre
 
   let credential: Credential | undefined;
   let connection: Redis | undefined;
+  const timeline: SocketTimeline = { lookups: [] };
   let failure: LayerFailed | undefined;
   try {
     // The token first: a missing token must not hide whether the network path works, so only auth waits for it.
     const token = credentialConfig ? startCredential(credentialConfig, deps) : undefined;
     credential = token?.credential;
 
-    const timeline: SocketTimeline = { lookups: [] };
-    const opened = openConnection(target, undefined, (socket) => observeSocket(socket, timeline, clock));
+    // ioredis arms a 2 s timer on disconnect even for a stream that already closed, which would hold the process open.
+    const factory = (options: RedisOptions) => new Redis({ ...options, disconnectTimeout: 100 });
+    const opened = openConnection(target, factory, (socket) => observeSocket(socket, timeline, clock));
     connection = opened.redis;
     const startedMs = clock.monotonicMs();
     let connectError: unknown;
