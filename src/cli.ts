@@ -21,6 +21,7 @@ import { watchConfigFile } from './reload/config-watcher.ts';
 import { ownedTargets } from './shard.ts';
 import { createSecretRedactor } from './secrets.ts';
 import type { SecretRedactor } from './secrets.ts';
+import { runDoctor } from './doctor/doctor.ts';
 
 const USAGE = `usage: redis-probe <command> [options]
 
@@ -28,6 +29,8 @@ commands:
   run       --config FILE              run the daemon (FILE may also come from REDIS_PROBE_CONFIG)
   once      --config FILE [--target N] one cycle against every target (or one), quickstart-style output
   validate  --config FILE              check a config; exit 0, or 2 with every error
+  doctor    --config FILE [--target N] | --host H [...]
+                                       say which layer of a connection fails and why (doctor --help)
 
 exit codes:
   0         ok; run: stopped by SIGTERM or SIGINT
@@ -245,6 +248,8 @@ async function runCommand(config: DaemonConfig, redactor: SecretRedactor, logger
 
 /** Runs one command line; resolves with the exit code. Errors it cannot handle are logged as crashes (EXIT_CRASH). */
 export async function main(argv: readonly string[], context: CliContext = { redactor: createSecretRedactor() }): Promise<number> {
+  // doctor has flags of its own (ad hoc targets), parsed in its module.
+  if (argv[0] === 'doctor') return runDoctor(argv.slice(1), { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() });
   let parsed;
   try {
     parsed = parseArgs({

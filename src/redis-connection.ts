@@ -1,6 +1,8 @@
 import { isIP } from 'node:net';
+import type { Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
+import { StandaloneConnector } from 'ioredis/built/connectors/index.js';
 import type { TargetConfig } from './config/types.ts';
 import type { RedisAuth } from './credentials.ts';
 
@@ -57,8 +59,36 @@ export interface OpenedConnection {
   rootCause(error: unknown): unknown;
 }
 
-export function openConnection(endpoint: Endpoint, factory: ConnectionFactory = (options) => new Redis(options)): OpenedConnection {
-  const redis = factory(connectionOptions(endpoint));
+/**
+ * Sees the socket under a connection the moment ioredis creates it, before any I/O, so its `lookup`,
+ * `connect` and `secureConnect` events time DNS, TCP and TLS apart (`doctor`). The socket is ioredis's:
+ * an observer listens and reads, never writes or closes.
+ */
+export type SocketObserver = (socket: Socket) => void;
+
+/** ioredis's own connector, reporting each socket it opens to `observer`. */
+function observedConnector(observer: SocketObserver): NonNullable<RedisOptions['Connector']> {
+  return class ObservedConnector extends StandaloneConnector {
+    // ioredis constructs a Connector with the Redis options it was given: ours, so standalone options.
+    constructor(options: unknown) {
+      super(options as ConstructorParameters<typeof StandaloneConnector>[0]);
+    }
+
+    override async connect(...args: Parameters<StandaloneConnector['connect']>): ReturnType<StandaloneConnector['connect']> {
+      const stream = await super.connect(...args);
+      observer(stream as Socket);
+      return stream;
+    }
+  };
+}
+
+export function openConnection(
+  endpoint: Endpoint,
+  factory: ConnectionFactory = (options) => new Redis(options),
+  observer?: SocketObserver,
+): OpenedConnection {
+  const options = connectionOptions(endpoint);
+  const redis = factory(observer ? { ...options, Connector: observedConnector(observer) } : options);
   let lastError: unknown;
   // Also keeps ioredis from printing unhandled 'error' events.
   redis.on('error', (error: unknown) => {
