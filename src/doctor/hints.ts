@@ -22,6 +22,14 @@ const STEP_CATEGORIES: Readonly<Record<CommandStep, string>> = {
   client_list: '@admin / @dangerous (CLIENT LIST)',
 };
 
+/** Azure's built-in data access policies that allow each step: Data Reader has no writes, only Data Owner has @dangerous. */
+const STEP_POLICIES: Readonly<Record<CommandStep, string>> = {
+  ping: 'any built-in data access policy',
+  set: 'Data Contributor or Data Owner',
+  get: 'Data Reader, Data Contributor or Data Owner',
+  client_list: 'Data Owner, or a custom policy with +client|list',
+};
+
 type Platform = 'azure-cache' | 'azure-managed' | 'other';
 
 function platformOf(host: string): Platform {
@@ -108,7 +116,7 @@ export function hintFor(error: ClassifiedError, context: HintContext): string {
       return `No token could be obtained with this source in this environment: check the credential's source and the environment it reads (AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE, IDENTITY_ENDPOINT).`;
     case 'noperm': {
       const category = step ? STEP_CATEGORIES[step] : 'the needed command category';
-      return `The principal "${principal ?? 'default'}" may not run ${error.command ?? step ?? 'this command'}: it lacks ${category}. On Azure assign a data access policy that includes it (Data Contributor for writes, or a custom policy with that category)${step ? `, or remove ${step} from the target's steps` : ''}.`;
+      return `The principal "${principal ?? 'default'}" may not run ${error.command ?? step ?? 'this command'}: it lacks ${category}. On Azure assign a data access policy that allows it (${step ? STEP_POLICIES[step] : 'a custom policy with that category'})${step ? `, or remove ${step} from the target's steps` : ''}.`;
     }
     case 'readonly':
       return `The server is a read-only replica. Point host at the primary endpoint (on Azure the cache's own name, not a replica or geo-secondary), or remove set from the target's steps.`;

@@ -86,6 +86,7 @@ describe('redis-probe doctor (built CLI, real servers)', { timeout: 180_000 }, (
     const clientList = run.layer('client_list');
     assert.equal(clientList.status, 'unsupported');
     assert.match(clientList.hint ?? '', /@dangerous/);
+    assert.match(clientList.hint ?? '', /Data Owner, or a custom policy with \+client\|list/);
   });
 
   it('fails auth on a wrong key and says the key may have been regenerated', async () => {
