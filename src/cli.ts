@@ -19,6 +19,7 @@ import { watchConfigFile } from './reload/config-watcher.ts';
 import { ownedTargets } from './shard.ts';
 import { createSecretRedactor } from './secrets.ts';
 import type { SecretRedactor } from './secrets.ts';
+import { runSla } from './sla/sla-command.ts';
 
 const USAGE = `usage: redis-probe <command> [options]
 
@@ -26,6 +27,7 @@ commands:
   run       --config FILE              run the daemon (FILE may also come from REDIS_PROBE_CONFIG)
   once      --config FILE [--target N] one cycle against every target (or one), quickstart-style output
   validate  --config FILE              check a config; exit 0, or 2 with every error
+  sla       --prometheus URL [...]     monthly uptime per target as Azure counts it (redis-probe sla --help)
 
 exit codes: 0 ok, 1 a target failed (once), 2 configuration or usage error`;
 
@@ -184,6 +186,8 @@ async function runCommand(config: DaemonConfig, redactor: SecretRedactor, logger
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  // `sla` reads Prometheus, not a config: it has its own options and exit codes.
+  if (argv[0] === 'sla') return runSla(argv.slice(1), { stdout: process.stdout, stderr: process.stderr, now: Date.now });
   let parsed;
   try {
     parsed = parseArgs({
