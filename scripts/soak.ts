@@ -171,6 +171,7 @@ async function orchestrate(): Promise<number> {
       tls: { enabled: false, verify: true },
       key: { prefix: 'redis-probe:', ttlMs: 60_000 },
       steps: ['ping', 'set', 'get', 'client_list'],
+      sla: { objective: 0.999 },
       ...extra,
     });
     const config: DaemonConfig = {

@@ -22,6 +22,7 @@ import { ownedTargets } from './shard.ts';
 import { createSecretRedactor } from './secrets.ts';
 import type { SecretRedactor } from './secrets.ts';
 import { runDoctor } from './doctor/doctor.ts';
+import { runSla } from './sla/sla-command.ts';
 
 const USAGE = `usage: redis-probe <command> [options]
 
@@ -31,11 +32,13 @@ commands:
   validate  --config FILE              check a config; exit 0, or 2 with every error
   doctor    --config FILE [--target N] | --host H [...]
                                        say which layer of a connection fails and why (doctor --help)
+  sla       --prometheus URL [...]     monthly uptime per target as Azure counts it (redis-probe sla --help)
 
 exit codes:
   0         ok; run: stopped by SIGTERM or SIGINT
-  1         once: a target failed
+  1         once: a target failed; doctor: a layer failed
   2         configuration or usage error
+  3, 4, 5   sla: Prometheus unreachable, no series, bad time range (sla --help)
   70        internal error (a crash): logged with secrets redacted
   74        once: the report could not be written (stdout closed)
   130, 143  run: a second SIGINT or SIGTERM while shutting down`;
@@ -250,6 +253,8 @@ async function runCommand(config: DaemonConfig, redactor: SecretRedactor, logger
 export async function main(argv: readonly string[], context: CliContext = { redactor: createSecretRedactor() }): Promise<number> {
   // doctor has flags of its own (ad hoc targets), parsed in its module.
   if (argv[0] === 'doctor') return runDoctor(argv.slice(1), { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() });
+  // `sla` reads Prometheus, not a config: it has its own options and exit codes.
+  if (argv[0] === 'sla') return runSla(argv.slice(1), { stdout: process.stdout, stderr: process.stderr, now: Date.now });
   let parsed;
   try {
     parsed = parseArgs({

@@ -179,6 +179,8 @@ export function createProbeMetrics(options: {
     TARGET,
     ['event'],
   );
+  // Per target, so burn rates and error budgets in the rules use each target's own objective.
+  const slaObjective = scalar('gauge', 'redis_probe_sla_objective', "The target's availability objective as a ratio (sla.objective / 100).", TARGET);
   const maintenanceInProgress = scalar('gauge', 'redis_probe_maintenance_in_progress', 'Whether Azure announced planned maintenance of the target that has not ended (1), else 0.', TARGET);
   const reloadSuccessful = new Gauge({
     name: 'redis_probe_config_last_reload_successful',
@@ -265,6 +267,7 @@ export function createProbeMetrics(options: {
       }
       for (const step of target.steps) stepSupported.series({ ...labels, step }).set(1);
       targetInfo.set(target.name, { ...target.labels, target: target.name, host: target.host, port: String(target.port), tls: String(target.tls.enabled) });
+      slaObjective.series(labels).set(target.sla.objective);
       // The rest appear with their first value; each is looked up once, not on every cycle.
       const successSeries = lazySeries(success, labels);
       const cycleDurationSeries = lazySeries(cycleDuration, labels);
@@ -340,7 +343,7 @@ export function createProbeMetrics(options: {
         recordSkipped: () => skippedSeries.inc(),
         remove() {
           for (const node of [...nodes]) removeNode(node);
-          for (const family of [success, cycles, skipped, failures, cycleDuration, stepDuration, lastSuccess, clients, certExpiry, stepSupported, clusterNodes]) {
+          for (const family of [success, cycles, skipped, failures, cycleDuration, stepDuration, lastSuccess, clients, certExpiry, stepSupported, clusterNodes, slaObjective]) {
             family?.remove(labels);
           }
           targetInfo.delete(target.name);

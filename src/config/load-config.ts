@@ -334,6 +334,9 @@ function resolveCredential(
   };
 }
 
+/** The objective when neither the target nor `defaults` sets one: Azure Cache for Redis Standard/Premium's 99.9 %. */
+const DEFAULT_SLA_OBJECTIVE_PERCENT = 99.9;
+
 function resolveTarget(
   raw: RawTarget,
   defaults: NonNullable<ConfigFile['defaults']>,
@@ -360,6 +363,8 @@ function resolveTarget(
     tls,
     key: { prefix: raw.key?.prefix ?? defaults.key?.prefix ?? 'redis-probe:', ttlMs },
     steps: raw.steps ?? defaults.steps ?? COMMAND_STEPS,
+    // toPrecision: 99.9 / 100 is 0.9990000000000001 in binary floating point; the gauge should read 0.999.
+    sla: { objective: Number(((raw.sla?.objective ?? defaults.sla?.objective ?? DEFAULT_SLA_OBJECTIVE_PERCENT) / 100).toPrecision(12)) },
     maintenanceEvents: raw.maintenanceEvents ?? isAzureCacheHost(raw.host),
     ...resolveCluster(raw, raw.key?.prefix ?? defaults.key?.prefix, field, issues),
   };

@@ -71,8 +71,18 @@ const steps = z
   .min(1, { error: 'must name at least one step' })
   .refine((list) => new Set(list).size === list.length, { error: 'must not repeat a step' });
 
+/** Azure states its SLAs in percent, so the objective is one too; a ratio such as 0.999 is a likely slip. */
+const sla = z.strictObject({
+  objective: z
+    .number({ error: 'must be a percentage such as 99.9' })
+    .min(50, { error: 'must be a percentage from 50 to below 100, such as 99.9 (not a ratio like 0.999)' })
+    .lt(100, { error: 'must be below 100: a 100 % objective leaves no error budget (use e.g. 99.99)' })
+    .optional(),
+});
+
 /** Settings a target inherits from `defaults` and may override one by one. */
 const probeSettings = {
+  sla: sla.optional(),
   schedule: cronSchedule.optional(),
   timeout: duration('per-step timeout').optional(),
   tls: tls.optional(),

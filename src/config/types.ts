@@ -85,6 +85,8 @@ export interface TargetConfig {
   readonly steps: readonly CommandStep[];
   /** Set for a Redis Cluster (OSS cluster API): every primary is discovered and probed on its own. */
   readonly cluster?: ClusterConfig;
+  /** The availability objective as a ratio (99.9 % in the file is 0.999 here), exported as redis_probe_sla_objective. */
+  readonly sla: { readonly objective: number };
   /** Subscribe to Azure's AzureRedisEvents maintenance notifications (absent: off). */
   readonly maintenanceEvents?: boolean;
 }

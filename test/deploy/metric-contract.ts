@@ -18,6 +18,7 @@ export const CONTRACT_METRICS: readonly string[] = [
   'redis_probe_maintenance_in_progress',
   'redis_probe_maintenance_events_total',
   'redis_probe_config_last_reload_successful',
+  'redis_probe_sla_objective',
 ];
 
 export const CONTRACT_HISTOGRAMS: readonly string[] = [

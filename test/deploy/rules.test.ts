@@ -22,6 +22,7 @@ import { loadYamlDocs, validateObject } from './manifests.ts';
 import type { K8sObject } from './manifests.ts';
 import { knownSeriesNames, selectedMetricNames } from './metric-contract.ts';
 import { runPromtool } from './promtool.ts';
+import { attemptsExpr, failuresExpr } from '../../src/sla/sli-queries.ts';
 import { RULES_FILE, RULE_TESTS_DIR, RUNBOOK_FILE } from './paths.ts';
 import { markdownAnchors } from './markdown.ts';
 
@@ -74,8 +75,9 @@ describe('rules: promtool', { timeout: 120_000 }, () => {
     cpSync(path.dirname(RULES_FILE), mutantDir, { recursive: true });
     const mutantRules = path.join(mutantDir, path.basename(RULES_FILE));
     const original = readFileSync(mutantRules, 'utf8');
-    assert.ok(original.includes('vector(0.999)'));
-    writeFileSync(mutantRules, original.replace('vector(0.999)', 'vector(0.9)'));
+    const objective = 'max by (target, location) (redis_probe_sla_objective{job="redis-probe"})';
+    assert.ok(original.includes(objective));
+    writeFileSync(mutantRules, original.replace(objective, `0 * ${objective} + 0.9`));
     const { status, output } = runPromtool(['test', 'rules', 'redis-probe.test.yml'], path.join(mutantDir, 'tests'));
     assert.notEqual(status, 0, output);
     assert.match(output, /RedisProbeErrorBudgetBurn|error_budget_burn/);
@@ -168,17 +170,29 @@ describe('rules: content', { timeout: 30_000 }, () => {
     }
   });
 
-  it('the objective lives in one rule; burn rates and alerts derive from it', () => {
-    const literal = recordings.filter((r) => /vector\(/.test(r.expr));
-    assert.deepEqual(literal.map((r) => r.record), ['redis_probe:slo_objective:ratio']);
+  it("each target's objective comes from redis_probe_sla_objective through one rule; burn rates and alerts derive from it", () => {
+    const objectiveRules = recordings.filter((r) => r.expr.includes('redis_probe_sla_objective'));
+    assert.deepEqual(objectiveRules.map((r) => r.record), ['redis_probe:slo_objective:ratio']);
     assert.equal(recordings.find((r) => r.record === 'redis_probe:slo_error_budget:ratio')?.expr, '1 - redis_probe:slo_objective:ratio');
     for (const rule of recordings.filter((r) => r.record.startsWith('redis_probe:error_budget_burn:'))) {
-      assert.match(rule.expr, /redis_probe:slo_error_budget:ratio/);
+      assert.match(rule.expr, /\/ on \(target, location\) redis_probe:slo_error_budget:ratio$/);
     }
     for (const rule of allRules) {
-      if ('record' in rule && rule.record === 'redis_probe:slo_objective:ratio') continue;
-      assert.doesNotMatch(rule.expr, /0\.999|0\.001/, `${'record' in rule ? rule.record : rule.alert} hard-codes the objective`);
+      assert.doesNotMatch(rule.expr, /vector\(|0\.999|0\.001/, `${'record' in rule ? rule.record : rule.alert} hard-codes an objective`);
     }
+  });
+
+  it('the minute-based SLA rules record exactly the expressions `redis-probe sla` evaluates (src/sla/sli-queries.ts)', () => {
+    const selector = { job: 'redis-probe', by: ['target', 'location'] };
+    const exprOf = (record: string) => squash(recordings.find((r) => r.record === record)?.expr ?? `(no rule ${record})`);
+    assert.equal(exprOf('redis_probe:sla_attempts:1m'), attemptsExpr(selector));
+    assert.equal(exprOf('redis_probe:sla_failures:1m'), `${failuresExpr(selector)} or 0 * redis_probe:sla_attempts:1m`);
+    assert.equal(
+      exprOf('redis_probe:sla_minute_down:1m'),
+      '(redis_probe:sla_failures:1m >= bool redis_probe:sla_attempts:1m) and redis_probe:sla_attempts:1m > 0',
+    );
+    const group = groups.find((g) => g.rules.some((r) => 'record' in r && r.record === 'redis_probe:sla_minute_down:1m'));
+    assert.equal(group?.interval, '1m', 'one sample a minute: each sample is one minute of the SLA');
   });
 
   it('multi-window multi-burn-rate alerts follow the SRE workbook (14.4x, 6x page; 3x, 1x ticket)', () => {

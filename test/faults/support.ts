@@ -95,6 +95,7 @@ export function faultTarget(name: string, port: number, overrides: Partial<Targe
     tls: { enabled: false, verify: true },
     key: { prefix: 'redis-probe:', ttlMs: 60_000 },
     steps: ['ping', 'set', 'get', 'client_list'],
+    sla: { objective: 0.999 },
     ...overrides,
   };
 }

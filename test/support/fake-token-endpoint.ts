@@ -58,6 +58,8 @@ export interface IssuedToken {
   readonly oid: string;
   readonly expiresAtMs: number;
   readonly kind: FakeEndpointKind;
+  /** The `resource` a managed-identity request asked for (the scope without `/.default`). */
+  readonly resource?: string;
 }
 
 /** A running fake; close() it in after(). */
@@ -145,7 +147,7 @@ export async function startFakeTokenEndpoint(options: FakeTokenEndpointOptions =
     return options.echoTokenInErrors ? ` (last token issued: ${issued.at(-1)?.token ?? 'none'})` : '';
   }
 
-  async function issue(kind: FakeEndpointKind): Promise<IssuedToken> {
+  async function issue(kind: FakeEndpointKind, resource?: string): Promise<IssuedToken> {
     const nowSeconds = Math.floor(Date.now() / 1000);
     const exp = nowSeconds + lifetimeSeconds;
     const claims: Record<string, unknown> = {
@@ -161,7 +163,7 @@ export async function startFakeTokenEndpoint(options: FakeTokenEndpointOptions =
       claims['oid'] = oid;
       claims['sub'] = oid;
     }
-    const token: IssuedToken = { token: makeFakeJwt(claims), oid, expiresAtMs: exp * 1000, kind };
+    const token: IssuedToken = { token: makeFakeJwt(claims), oid, expiresAtMs: exp * 1000, kind, ...(resource !== undefined ? { resource } : {}) };
     issued.push(token);
     await hook?.(token.token, oid, token.expiresAtMs);
     return token;
@@ -209,7 +211,7 @@ export async function startFakeTokenEndpoint(options: FakeTokenEndpointOptions =
         return;
       }
       const resource = url.searchParams.get('resource') ?? '';
-      issue('managed-identity').then(
+      issue('managed-identity', resource).then(
         (token) =>
           sendJson(res, 200, {
             access_token: token.token,

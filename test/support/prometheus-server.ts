@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -32,6 +32,10 @@ export interface PrometheusOptions {
   readonly evaluationInterval?: string;
   /** How long to wait for `/-/ready`; default 20 000. */
   readonly startTimeoutMs?: number;
+  /** TSDB blocks (e.g. from `promtool tsdb create-blocks-from`) copied into the data directory before start. */
+  readonly seedBlocksDir?: string;
+  /** `--storage.tsdb.retention.time` (default Prometheus' 15d): backfilled history older than that is dropped at start. */
+  readonly retention?: string;
 }
 
 /** A sample of an instant vector. */
@@ -189,6 +193,7 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
       scrape_configs: options.scrapeConfigs,
     }),
   );
+  if (options.seedBlocksDir !== undefined) cpSync(options.seedBlocksDir, join(dir, 'data'), { recursive: true });
   const startTimeoutMs = options.startTimeoutMs ?? 20_000;
   let child: ChildProcess | undefined;
   let watchdog: ChildProcess | undefined;
@@ -225,6 +230,7 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
           `--web.listen-address=127.0.0.1:${port}`,
           '--web.enable-lifecycle',
           '--log.level=info',
+          ...(options.retention !== undefined ? [`--storage.tsdb.retention.time=${options.retention}`] : []),
         ],
         { cwd: dir, stdio: ['ignore', logFd, logFd] },
       );

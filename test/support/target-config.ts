@@ -12,6 +12,7 @@ export function targetConfig(overrides: Partial<TargetConfig> & Pick<TargetConfi
     tls: { enabled: false, verify: true },
     key: { prefix: 'redis-probe:', ttlMs: 60_000 },
     steps: ['ping', 'set', 'get', 'client_list'],
+    sla: { objective: 0.999 },
     ...overrides,
   };
 }

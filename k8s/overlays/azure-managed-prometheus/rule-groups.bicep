@@ -41,7 +41,7 @@ resource redisProbeSli5m 'Microsoft.AlertsManagement/prometheusRuleGroups@2023-0
     rules: [
       {
         record: 'redis_probe:slo_objective:ratio'
-        expression: 'vector(0.999)'
+        expression: 'max by (target, location) (redis_probe_sla_objective{job="redis-probe"})'
       }
       {
         record: 'redis_probe:slo_error_budget:ratio'
@@ -191,35 +191,61 @@ resource redisProbeSloBurn 'Microsoft.AlertsManagement/prometheusRuleGroups@2023
     rules: [
       {
         record: 'redis_probe:error_budget_burn:rate5m'
-        expression: 'redis_probe:error:ratio_rate5m / on () group_left () redis_probe:slo_error_budget:ratio'
+        expression: 'redis_probe:error:ratio_rate5m / on (target, location) redis_probe:slo_error_budget:ratio'
       }
       {
         record: 'redis_probe:error_budget_burn:rate30m'
-        expression: 'redis_probe:error:ratio_rate30m / on () group_left () redis_probe:slo_error_budget:ratio'
+        expression: 'redis_probe:error:ratio_rate30m / on (target, location) redis_probe:slo_error_budget:ratio'
       }
       {
         record: 'redis_probe:error_budget_burn:rate1h'
-        expression: 'redis_probe:error:ratio_rate1h / on () group_left () redis_probe:slo_error_budget:ratio'
+        expression: 'redis_probe:error:ratio_rate1h / on (target, location) redis_probe:slo_error_budget:ratio'
       }
       {
         record: 'redis_probe:error_budget_burn:rate2h'
-        expression: 'redis_probe:error:ratio_rate2h / on () group_left () redis_probe:slo_error_budget:ratio'
+        expression: 'redis_probe:error:ratio_rate2h / on (target, location) redis_probe:slo_error_budget:ratio'
       }
       {
         record: 'redis_probe:error_budget_burn:rate6h'
-        expression: 'redis_probe:error:ratio_rate6h / on () group_left () redis_probe:slo_error_budget:ratio'
+        expression: 'redis_probe:error:ratio_rate6h / on (target, location) redis_probe:slo_error_budget:ratio'
       }
       {
         record: 'redis_probe:error_budget_burn:rate1d'
-        expression: 'redis_probe:error:ratio_rate1d / on () group_left () redis_probe:slo_error_budget:ratio'
+        expression: 'redis_probe:error:ratio_rate1d / on (target, location) redis_probe:slo_error_budget:ratio'
       }
       {
         record: 'redis_probe:error_budget_burn:rate3d'
-        expression: 'redis_probe:error:ratio_rate3d / on () group_left () redis_probe:slo_error_budget:ratio'
+        expression: 'redis_probe:error:ratio_rate3d / on (target, location) redis_probe:slo_error_budget:ratio'
       }
       {
         record: 'redis_probe:error_budget_burn:rate30d'
-        expression: 'redis_probe:error:ratio_rate30d / on () group_left () redis_probe:slo_error_budget:ratio'
+        expression: 'redis_probe:error:ratio_rate30d / on (target, location) redis_probe:slo_error_budget:ratio'
+      }
+    ]
+  }
+}
+
+resource redisProbeSlaMinutes 'Microsoft.AlertsManagement/prometheusRuleGroups@2023-03-01' = {
+  name: 'redis-probe-sla-minutes${nameSuffix}'
+  location: location
+  properties: {
+    description: 'redis-probe rule group redis-probe-sla-minutes'
+    scopes: scopes
+    clusterName: empty(clusterName) ? null : clusterName
+    enabled: enabled
+    interval: 'PT1M'
+    rules: [
+      {
+        record: 'redis_probe:sla_attempts:1m'
+        expression: 'sum by (target, location) ((redis_probe_cycles_total{job="redis-probe"} - redis_probe_cycles_total{job="redis-probe"} offset 1m) >= 0 or redis_probe_cycles_total{job="redis-probe"})'
+      }
+      {
+        record: 'redis_probe:sla_failures:1m'
+        expression: 'sum by (target, location) ((redis_probe_cycle_failures_total{job="redis-probe"} - redis_probe_cycle_failures_total{job="redis-probe"} offset 1m) >= 0 unless ignoring (step, reason) (redis_probe_cycles_total{job="redis-probe"} < redis_probe_cycles_total{job="redis-probe"} offset 1m) or redis_probe_cycle_failures_total{job="redis-probe"}) or 0 * redis_probe:sla_attempts:1m'
+      }
+      {
+        record: 'redis_probe:sla_minute_down:1m'
+        expression: '(redis_probe:sla_failures:1m >= bool redis_probe:sla_attempts:1m) and redis_probe:sla_attempts:1m > 0'
       }
     ]
   }
