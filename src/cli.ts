@@ -27,6 +27,10 @@ commands:
   once      --config FILE [--target N] one cycle against every target (or one), quickstart-style output
   validate  --config FILE              check a config; exit 0, or 2 with every error
 
+options:
+  --web.config.file FILE               TLS and basic auth for the HTTP endpoints (exporter-toolkit format)
+  -v, --version                        print the version and exit
+
 exit codes: 0 ok, 1 a target failed (once), 2 configuration or usage error`;
 
 const EXIT_OK = 0;
@@ -193,6 +197,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         config: { type: 'string', short: 'c' },
         target: { type: 'string', short: 't' },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+        'web.config.file': { type: 'string' },
       },
     });
   } catch (error) {
@@ -200,6 +206,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     return EXIT_CONFIG;
   }
   const [command, ...extra] = parsed.positionals;
+  if (parsed.values.version) {
+    process.stdout.write(`redis-probe ${readVersion()}\n`);
+    return EXIT_OK;
+  }
   if (parsed.values.help || command === undefined || command === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return command === undefined && !parsed.values.help ? EXIT_CONFIG : EXIT_OK;
@@ -218,6 +228,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     level: config.log.level,
     format: config.log.format,
     redactor,
+    // OpenTelemetry resource attributes, so these lines join the rest in a log store.
+    defaultMeta: { 'service.name': 'redis-probe', 'service.version': readVersion() },
     // `once` keeps stdout for its report.
     ...(command === 'once' ? { stream: process.stderr } : {}),
   });
