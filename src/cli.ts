@@ -19,6 +19,8 @@ import { watchConfigFile } from './reload/config-watcher.ts';
 import { ownedTargets } from './shard.ts';
 import { createSecretRedactor } from './secrets.ts';
 import type { SecretRedactor } from './secrets.ts';
+import { WebConfigError, loadWebConfig } from './http/web-config.ts';
+import type { WebConfig } from './http/web-config.ts';
 
 const USAGE = `usage: redis-probe <command> [options]
 
@@ -62,7 +64,29 @@ function loadOrReport(configPath: string | undefined): DaemonConfig | undefined 
   }
 }
 
-async function validateCommand(config: DaemonConfig): Promise<number> {
+/** The web config named by --web.config.file, else server.webConfigFile; a bad one is reported, never skipped. */
+function loadWebConfigOrReport(flag: string | undefined, config: DaemonConfig): { web?: WebConfig } | undefined {
+  const path = flag ?? config.server.webConfigFile;
+  if (path === undefined) return {};
+  try {
+    return { web: loadWebConfig(path, { readFile: (file) => readFileSync(file, 'utf8') }) };
+  } catch (error) {
+    if (error instanceof WebConfigError) {
+      process.stderr.write(`redis-probe: ${error.message}\n`);
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+function describeWeb(web: WebConfig | undefined): string {
+  if (!web) return 'plain HTTP, no authentication';
+  const users = web.basicAuthUsers.size;
+  const tls = web.tls ? `TLS (min ${web.tls.minVersion}, client certificates: ${web.tls.clientAuth})` : 'plain HTTP';
+  return `${tls}, ${users > 0 ? `basic auth (${users} user${users > 1 ? 's' : ''})` : 'no basic auth'} on /metrics and /`;
+}
+
+async function validateCommand(config: DaemonConfig, web?: WebConfig): Promise<number> {
   const schedules = [...new Set(config.targets.map((target) => target.schedule))];
   process.stdout.write(
     [
@@ -71,7 +95,7 @@ async function validateCommand(config: DaemonConfig): Promise<number> {
       `  credentials: ${config.credentials.length}${config.credentials.length ? ` (${config.credentials.map((c) => `${c.name}: ${c.type}`).join(', ')})` : ''}`,
       `  schedules: ${schedules.join(', ')}`,
       `  timeouts: ${[...new Set(config.targets.map((target) => formatDurationMs(target.timeoutMs)))].join(', ')}`,
-      `  http: ${config.server.host}:${config.server.port}`,
+      `  http: ${config.server.host}:${config.server.port}, ${describeWeb(web)}`,
       `  location: ${config.location ?? 'none (no location label)'}`,
       `  shard: ${describeShard(config)}`,
       '',
@@ -138,8 +162,9 @@ async function onceCommand(config: DaemonConfig, targetName: string | undefined,
   return reports.every((report) => report.result.success) ? EXIT_OK : EXIT_TARGET_FAILED;
 }
 
-async function runCommand(config: DaemonConfig, redactor: SecretRedactor, logger: Logger, configPath: string): Promise<number> {
+async function runCommand(config: DaemonConfig, redactor: SecretRedactor, logger: Logger, configPath: string, web?: WebConfig): Promise<number> {
   const daemon = createDaemon(config, {
+    ...(web ? { web } : {}),
     clock: systemClock,
     logger,
     redactor,
@@ -221,7 +246,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   const configPath = parsed.values.config ?? process.env.REDIS_PROBE_CONFIG;
   const config = loadOrReport(configPath);
   if (!config) return EXIT_CONFIG;
-  if (command === 'validate') return validateCommand(config);
+  // Never an unprotected listener: a web config that cannot be used stops the start.
+  const webConfig = loadWebConfigOrReport(parsed.values['web.config.file'], config);
+  if (!webConfig) return EXIT_CONFIG;
+  if (command === 'validate') return validateCommand(config, webConfig.web);
 
   const redactor = createSecretRedactor();
   const logger = createLogger({
@@ -234,7 +262,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     ...(command === 'once' ? { stream: process.stderr } : {}),
   });
   try {
-    return command === 'once' ? await onceCommand(config, parsed.values.target, redactor, logger) : await runCommand(config, redactor, logger, configPath ?? '');
+    return command === 'once' ? await onceCommand(config, parsed.values.target, redactor, logger) : await runCommand(config, redactor, logger, configPath ?? '', webConfig.web);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`redis-probe: ${error.message}\n`);

@@ -71,7 +71,9 @@ export function parseConfig(text: string, sources: ConfigSources & { baseDir: st
     issues.push(...parsed.error.issues.map((issue) => `${formatPath(issue.path)}: ${describeZodIssue(issue)}`));
   }
   if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
-  return resolveConfig(parsed.data, { ...sources, readFile: (file) => sources.readFile(resolve(sources.baseDir, file)) });
+  const config = resolveConfig(parsed.data, { ...sources, readFile: (file) => sources.readFile(resolve(sources.baseDir, file)) });
+  const webConfigFile = parsed.data.server?.webConfigFile;
+  return webConfigFile === undefined ? config : { ...config, server: { ...config.server, webConfigFile: resolve(sources.baseDir, webConfigFile) } };
 }
 
 /** Fills defaults, reads referenced files and checks cross-references, collecting every issue. */
