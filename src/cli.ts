@@ -21,6 +21,7 @@ import { createSecretRedactor } from './secrets.ts';
 import type { SecretRedactor } from './secrets.ts';
 import { WebConfigError, loadWebConfig } from './http/web-config.ts';
 import type { WebConfig } from './http/web-config.ts';
+import { labelLimitWarnings } from './config/label-limits.ts';
 
 const USAGE = `usage: redis-probe <command> [options]
 
@@ -98,6 +99,7 @@ async function validateCommand(config: DaemonConfig, web?: WebConfig): Promise<n
       `  http: ${config.server.host}:${config.server.port}, ${describeWeb(web)}`,
       `  location: ${config.location ?? 'none (no location label)'}`,
       `  shard: ${describeShard(config)}`,
+      ...labelLimitWarnings(config).map((warning) => `warning: ${warning}`),
       '',
     ].join('\n'),
   );
@@ -189,6 +191,7 @@ async function runCommand(config: DaemonConfig, redactor: SecretRedactor, logger
     watcher.check();
     reload('SIGHUP');
   });
+  for (const warning of labelLimitWarnings(config)) logger.warn('target labels would pass the Azure managed Prometheus limits', { warning });
   await daemon.start();
   return new Promise<number>((resolve) => {
     let stopping = false;
