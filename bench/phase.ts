@@ -4,6 +4,8 @@
  */
 import { accuracyPhase, costPhase, detectionPhase, footprintPhase, idlePhase, renderPhase, scalePhase } from './phases.ts';
 import type { AccuracyOptions, CostOptions, DetectionOptions, FootprintOptions, IdleOptions, PhaseName, RenderOptions, ScaleOptions } from './phases.ts';
+import { scrapePhase } from './scrape.ts';
+import type { ScrapeOptions } from './scrape.ts';
 
 const [phase, json] = process.argv.slice(2) as [PhaseName, string];
 const options: unknown = JSON.parse(json);
@@ -27,6 +29,8 @@ async function main(): Promise<unknown> {
       return footprintPhase(options as FootprintOptions);
     case 'idle':
       return idlePhase(options as IdleOptions);
+    case 'scrape':
+      return scrapePhase(options as ScrapeOptions);
   }
 }
 

@@ -719,4 +719,4 @@ export async function idlePhase(options: IdleOptions) {
   return { seconds: options.seconds, cpuMsPerSecond };
 }
 
-export type PhaseName = 'accuracy' | 'cost' | 'scale' | 'render' | 'detection' | 'footprint' | 'idle';
+export type PhaseName = 'accuracy' | 'cost' | 'scale' | 'render' | 'scrape' | 'detection' | 'footprint' | 'idle';

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { AccuracyOptions, CostOptions, DetectionOptions, FootprintOptions, IdleOptions, PhaseName, RenderOptions, ScaleOptions } from './phases.ts';
 import { MEMORY_ENV, MEMORY_NODE_FLAGS } from '../src/launcher.ts';
+import type { ScrapeOptions, ScrapeRow } from './scrape.ts';
 import type { Summary } from './support.ts';
 import { progress } from './support.ts';
 
@@ -45,6 +46,8 @@ const FLAGS = {
   'footprint-big-seconds': { type: 'string' },
   'detection-repeats': { type: 'string' },
   'detection-paused': { type: 'boolean' },
+  'scrape-targets': { type: 'string' },
+  'scrape-count': { type: 'string' },
   help: { type: 'boolean', default: false },
 } as const;
 
@@ -52,7 +55,7 @@ const SCALE_SECTIONS = ['scale', 'scale-lean', 'burst', 'big', 'big-lean'] as co
 type ScaleSection = (typeof SCALE_SECTIONS)[number];
 const FOOTPRINT_SECTIONS = ['footprint', 'footprint-lean', 'footprint-node-defaults', 'footprint-big', 'footprint-big-lean'] as const;
 type FootprintSection = (typeof FOOTPRINT_SECTIONS)[number];
-const ALL_PHASES = ['accuracy', 'idle', 'cost', ...SCALE_SECTIONS, 'render', ...FOOTPRINT_SECTIONS, 'detection'] as const;
+const ALL_PHASES = ['accuracy', 'idle', 'cost', ...SCALE_SECTIONS, 'render', 'scrape', ...FOOTPRINT_SECTIONS, 'detection'] as const;
 type Section = (typeof ALL_PHASES)[number];
 
 const { values: flags } = parseArgs({ options: FLAGS, args: process.argv.slice(2).filter((arg) => arg !== '--') });
@@ -148,6 +151,7 @@ const plan = {
   big: { ...bigBase, label: 'big', logPath: logPath('big') } satisfies ScaleOptions,
   'big-lean': { ...bigBase, ...LEAN, label: 'big-lean', logPath: logPath('big-lean') } satisfies ScaleOptions,
   render: { targets: quick ? [1000] : [1000, 10_000], renders: quick ? 3 : 5 } satisfies RenderOptions,
+  scrape: { targets: num('scrape-targets', 1_000, 1_000), scrapes: num('scrape-count', 20, 5) } satisfies ScrapeOptions,
   footprint: { ...footprintBase, label: 'footprint' } satisfies FootprintOptions,
   'footprint-lean': { ...footprintBase, ...LEAN, label: 'footprint-lean' } satisfies FootprintOptions,
   // What the bin's memory settings buy: the `footprint` run started as `node dist/cli.js run`, with Node's and glibc's defaults.
@@ -234,6 +238,7 @@ for (const section of SCALE_SECTIONS) {
   if (only.has(section) && options.targets > 0 && options.seconds > 0) results[section] = await runPhase('scale', options, section, budgetS(options.seconds * 2));
 }
 if (only.has('render')) results.render = await runPhase('render', plan.render, 'render', budgetS(120));
+if (only.has('scrape')) results.scrape = await runPhase('scrape', plan.scrape, 'scrape', budgetS(120));
 if (FOOTPRINT_SECTIONS.some((section) => only.has(section))) {
   // The footprint runs dist/bin.js: build it from the sources being measured, as the image does.
   progress('footprint: npm run build');
@@ -466,6 +471,16 @@ if (render) {
   table(['targets', 'stepHistograms', 'preinitialiseFailures', 'series', 'series/target', 'MB', 'render wall ms', 'CPU ms', 'longest block ms', 'heap MB'], render.rows.map((row): Row => [
     fmt(row.targets), row.stepHistograms ? 'true (default)' : 'false', row.preinitialiseFailures ? 'true (default)' : 'false', fmt(row.series), fmt(row.series / row.targets), fmt(row.bytes / 2 ** 20, 1),
     fmt(row.renderMs.p50), fmt(row.renderCpuMs.p50), fmt(row.longestBlockMs.max, 1), fmt(row.stateMb, 1),
+  ]));
+}
+
+const scrape = failed('scrape', results.scrape) as { targets: number; rows: ScrapeRow[] } | undefined;
+if (scrape) {
+  out();
+  out(`3c. GET /metrics at ${fmt(scrape.targets)} targets without and with Accept-Encoding: gzip (as Prometheus sends it), default layout, one successful cycle per target`);
+  out(`  wire = response bytes on the socket (headers, chunk framing, body); CPU = the process over the whole scrape (render, gzip, writes). Medians of ${plan.scrape.scrapes} scrapes`);
+  table(['encoding', 'wire KB', 'CPU ms median', 'CPU ms max', 'wall ms median'], scrape.rows.map((row): Row => [
+    row.encoding, fmt(row.wireBytes / 1024, 1), fmt(row.cpuMs.p50), fmt(row.cpuMs.max), fmt(row.wallMs.p50),
   ]));
 }
 

@@ -23,6 +23,8 @@ import { createSecretRedactor } from './secrets.ts';
 import type { SecretRedactor } from './secrets.ts';
 import { runDoctor } from './doctor/doctor.ts';
 import { runSla } from './sla/sla-command.ts';
+import { WebConfigError, loadWebConfig } from './http/web-config.ts';
+import type { WebConfig } from './http/web-config.ts';
 
 const USAGE = `usage: redis-probe <command> [options]
 
@@ -33,6 +35,10 @@ commands:
   doctor    --config FILE [--target N] | --host H [...]
                                        say which layer of a connection fails and why (doctor --help)
   sla       --prometheus URL [...]     monthly uptime per target as Azure counts it (redis-probe sla --help)
+
+options:
+  --web.config.file FILE               TLS and basic auth for the HTTP endpoints (exporter-toolkit format)
+  -v, --version                        print the version and exit
 
 exit codes:
   0         ok; run: stopped by SIGTERM or SIGINT
@@ -89,7 +95,29 @@ function loadOrReport(configPath: string | undefined): DaemonConfig | undefined 
   }
 }
 
-async function validateCommand(config: DaemonConfig): Promise<number> {
+/** The web config named by --web.config.file, else server.webConfigFile; a bad one is reported, never skipped. */
+function loadWebConfigOrReport(flag: string | undefined, config: DaemonConfig): { web?: WebConfig } | undefined {
+  const path = flag ?? config.server.webConfigFile;
+  if (path === undefined) return {};
+  try {
+    return { web: loadWebConfig(path, { readFile: (file) => readFileSync(file, 'utf8') }) };
+  } catch (error) {
+    if (error instanceof WebConfigError) {
+      process.stderr.write(`redis-probe: ${error.message}\n`);
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+function describeWeb(web: WebConfig | undefined): string {
+  if (!web) return 'plain HTTP, no authentication';
+  const users = web.basicAuthUsers.size;
+  const tls = web.tls ? `TLS (min ${web.tls.minVersion}, client certificates: ${web.tls.clientAuth})` : 'plain HTTP';
+  return `${tls}, ${users > 0 ? `basic auth (${users} user${users > 1 ? 's' : ''})` : 'no basic auth'} on /metrics and /`;
+}
+
+async function validateCommand(config: DaemonConfig, web?: WebConfig): Promise<number> {
   const schedules = [...new Set(config.targets.map((target) => target.schedule))];
   process.stdout.write(
     [
@@ -98,7 +126,7 @@ async function validateCommand(config: DaemonConfig): Promise<number> {
       `  credentials: ${config.credentials.length}${config.credentials.length ? ` (${config.credentials.map((c) => `${c.name}: ${c.type}`).join(', ')})` : ''}`,
       `  schedules: ${schedules.join(', ')}`,
       `  timeouts: ${[...new Set(config.targets.map((target) => formatDurationMs(target.timeoutMs)))].join(', ')}`,
-      `  http: ${config.server.host}:${config.server.port}`,
+      `  http: ${config.server.host}:${config.server.port}, ${describeWeb(web)}`,
       `  location: ${config.location ?? 'none (no location label)'}`,
       `  shard: ${describeShard(config)}`,
       `  load: ${describeLoad(config)}`,
@@ -196,8 +224,9 @@ function writeStdout(text: string): Promise<void> {
   });
 }
 
-async function runCommand(config: DaemonConfig, redactor: SecretRedactor, logger: Logger, configPath: string): Promise<number> {
+async function runCommand(config: DaemonConfig, redactor: SecretRedactor, logger: Logger, configPath: string, web?: WebConfig): Promise<number> {
   const daemon = createDaemon(config, {
+    ...(web ? { web } : {}),
     clock: systemClock,
     logger,
     redactor,
@@ -264,6 +293,8 @@ export async function main(argv: readonly string[], context: CliContext = { reda
         config: { type: 'string', short: 'c' },
         target: { type: 'string', short: 't' },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+        'web.config.file': { type: 'string' },
       },
     });
   } catch (error) {
@@ -271,6 +302,10 @@ export async function main(argv: readonly string[], context: CliContext = { reda
     return EXIT_CONFIG;
   }
   const [command, ...extra] = parsed.positionals;
+  if (parsed.values.version) {
+    process.stdout.write(`redis-probe ${readVersion()}\n`);
+    return EXIT_OK;
+  }
   if (parsed.values.help || command === undefined || command === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return command === undefined && !parsed.values.help ? EXIT_CONFIG : EXIT_OK;
@@ -283,19 +318,24 @@ export async function main(argv: readonly string[], context: CliContext = { reda
   const configPath = parsed.values.config ?? process.env.REDIS_PROBE_CONFIG;
   const config = loadOrReport(configPath);
   if (!config) return EXIT_CONFIG;
-  if (command === 'validate') return validateCommand(config);
+  // Never an unprotected listener: a web config that cannot be used stops the start.
+  const webConfig = loadWebConfigOrReport(parsed.values['web.config.file'], config);
+  if (!webConfig) return EXIT_CONFIG;
+  if (command === 'validate') return validateCommand(config, webConfig.web);
 
   const { redactor } = context;
   const logger = createLogger({
     level: config.log.level,
     format: config.log.format,
     redactor,
+    // OpenTelemetry resource attributes, so these lines join the rest in a log store.
+    defaultMeta: { 'service.name': 'redis-probe', 'service.version': readVersion() },
     // `once` keeps stdout for its report.
     ...(command === 'once' ? { stream: process.stderr } : {}),
   });
   context.logger = logger;
   try {
-    return command === 'once' ? await onceCommand(config, parsed.values.target, redactor, logger) : await runCommand(config, redactor, logger, configPath ?? '');
+    return command === 'once' ? await onceCommand(config, parsed.values.target, redactor, logger) : await runCommand(config, redactor, logger, configPath ?? '', webConfig.web);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`redis-probe: ${error.message}\n`);

@@ -25,6 +25,9 @@ import type { Scheduler, SchedulerObserver, TickSource } from './scheduler.ts';
 import type { SecretRedactor } from './secrets.ts';
 import { createStatusBoard } from './status-board.ts';
 import type { StatusBoard } from './status-board.ts';
+import { createCredentialStatus } from './http/credential-status.ts';
+import type { StatusReport, TargetStatusView } from './http/status-page.ts';
+import type { WebConfig } from './http/web-config.ts';
 
 /** Everything the daemon takes from its composition root. */
 export interface DaemonDeps extends Omit<CredentialFactoryDeps, 'tokenObserver'> {
@@ -43,6 +46,8 @@ export interface DaemonDeps extends Omit<CredentialFactoryDeps, 'tokenObserver'>
   readonly earlyCycleMinIntervalMs?: number;
   /** Maintenance subscriber retry delays and the in-progress safety timeout (tests shorten them). */
   readonly maintenance?: Pick<MaintenanceMonitorDeps, 'initialDelayMs' | 'maxDelayMs' | 'safetyTimeoutMs'>;
+  /** TLS and basic auth for the HTTP endpoints (`--web.config.file`), read and checked at start. */
+  readonly web?: WebConfig;
 }
 
 export interface Daemon {
@@ -84,7 +89,8 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
   let current = config;
   const board = createStatusBoard();
   const targets = new Map<string, RunningTarget>();
-  const tokenObserver = (name: string) => tokenTelemetry(metrics.registerCredential(name), logger);
+  const credentialStatus = createCredentialStatus();
+  const tokenObserver = (name: string) => credentialStatus.observe(name, tokenTelemetry(metrics.registerCredential(name), logger));
   const makeCredential = (credentialConfig: CredentialConfig): Credential => createCredential(credentialConfig, { ...deps, tokenObserver });
   const initialTargets = ownedTargets(config.targets, config.shard);
   // Only credentials of targets this replica probes: another shard's Entra credential would fetch tokens for nothing.
@@ -314,9 +320,15 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
         metrics: metrics.registry,
         isLive: () => scheduler.isLive(),
         isReady: () => started && scheduler.running,
-        status: () => ({ targets: board.snapshot().map(describeStatus) }),
+        status: (): StatusReport => ({
+          version: deps.version,
+          location: current.location ?? null,
+          shard: config.shard ? `${config.shard.index}/${config.shard.count}` : null,
+          targets: board.snapshot().map(describeStatus),
+          credentials: credentialStatus.snapshot(current.credentials.filter((credentialConfig) => credentials.has(credentialConfig.name))),
+        }),
         logger,
-      }).catch((error: unknown) => {
+      }, deps.web ? { web: deps.web } : {}).catch((error: unknown) => {
         throw listenError(config.server, error);
       });
       http = await httpStarting;
@@ -370,13 +382,15 @@ function settlesWithin(work: Promise<unknown>, timeoutMs: number, clock: Clock):
   });
 }
 
-function describeStatus(status: ReturnType<StatusBoard['snapshot']>[number]) {
+function describeStatus(status: ReturnType<StatusBoard['snapshot']>[number]): TargetStatusView {
   const result = status.lastResult;
+  const lastFailure = status.lastFailure;
   return {
     target: status.target,
     state: status.state,
     since: status.since !== undefined ? new Date(status.since).toISOString() : undefined,
     lastSuccess: status.lastSuccessAtMs !== undefined ? new Date(status.lastSuccessAtMs).toISOString() : null,
+    lastFailure: lastFailure ? { at: new Date(lastFailure.atMs).toISOString(), step: lastFailure.step, reason: lastFailure.reason } : null,
     lastCycle: result && {
       at: new Date(result.startedAtMs).toISOString(),
       trigger: result.trigger,

@@ -1,7 +1,13 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from './logging.ts';
+import { OPEN_PATHS, createAccessControl, httpsOptions, refusesConnection } from './http/access.ts';
+import { acceptsGzip, streamMetrics } from './http/metrics-response.ts';
+import { STATUS_PAGE_CSP, renderStatusPage, wantsHtml } from './http/status-page.ts';
+import type { StatusReport } from './http/status-page.ts';
+import type { WebConfig } from './http/web-config.ts';
 
 /** The exposition GET /metrics sends, in chunks, so it goes out while the rest is still being written. */
 export interface MetricsSource {
@@ -16,8 +22,8 @@ export interface HttpSources {
   readonly isLive: () => boolean;
   /** Readiness: config loaded and scheduler running (never depends on a cache being up). */
   readonly isReady: () => boolean;
-  /** The status page body. */
-  readonly status: () => unknown;
+  /** The status page's content. */
+  readonly status: () => StatusReport;
   readonly logger: Logger;
 }
 
@@ -40,6 +46,8 @@ export interface HttpServerOptions {
   readonly headersTimeoutMs?: number;
   readonly requestTimeoutMs?: number;
   readonly stalledReaderTimeoutMs?: number;
+  /** TLS and basic auth from `--web.config.file`; absent: plain HTTP, open. */
+  readonly web?: WebConfig;
 }
 
 export async function startHttpServer(host: string, port: number, sources: HttpSources, options: HttpServerOptions = {}): Promise<HttpServer> {
@@ -47,14 +55,15 @@ export async function startHttpServer(host: string, port: number, sources: HttpS
   const stalledReaderTimeoutMs = options.stalledReaderTimeoutMs ?? STALLED_READER_TIMEOUT_MS;
   const routes: Readonly<Record<string, (response: ServerResponse) => Promise<void> | void>> = {
     '/metrics': async (response) => {
-      response.writeHead(200, { 'Content-Type': sources.metrics.contentType, 'Cache-Control': 'no-store' });
+      const gzip = acceptsGzip(response.req.headers['accept-encoding']);
+      response.writeHead(200, {
+        'Content-Type': sources.metrics.contentType,
+        'Cache-Control': 'no-store',
+        Vary: 'Accept-Encoding',
+        ...(gzip ? { 'Content-Encoding': 'gzip' } : {}),
+      });
       if (response.req.method === 'HEAD') return void response.end();
-      for await (const chunk of sources.metrics.chunks()) {
-        // The scraper went away (or timed out): stop writing for nobody.
-        if (response.destroyed) return;
-        if (!response.write(chunk)) await drainedOrClosed(response, stalledReaderTimeoutMs);
-      }
-      response.end();
+      await streamMetrics(response, sources.metrics.chunks(), { gzip, stalledReaderTimeoutMs });
     },
     '/healthz': (response) => {
       const live = sources.isLive();
@@ -64,11 +73,26 @@ export async function startHttpServer(host: string, port: number, sources: HttpS
       const ready = sources.isReady();
       send(response, ready ? 200 : 503, 'text/plain; charset=utf-8', ready ? 'ready\n' : 'not ready\n');
     },
-    '/': (response) => send(response, 200, 'application/json; charset=utf-8', `${JSON.stringify(sources.status(), null, 2)}\n`),
+    '/': (response) => {
+      response.setHeader('Vary', 'Accept');
+      if (!wantsHtml(response.req.headers.accept)) return send(response, 200, 'application/json; charset=utf-8', `${JSON.stringify(sources.status(), null, 2)}\n`);
+      response.setHeader('Content-Security-Policy', STATUS_PAGE_CSP);
+      response.setHeader('X-Content-Type-Options', 'nosniff');
+      response.setHeader('Referrer-Policy', 'no-referrer');
+      send(response, 200, 'text/html; charset=utf-8', renderStatusPage(sources.status()));
+    },
   };
 
+  const access = createAccessControl(options.web);
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const path = (request.url ?? '/').split('?')[0] ?? '/';
+    if (access && !OPEN_PATHS.has(path)) {
+      const refusal = await access.check(request);
+      if (refusal) {
+        for (const [name, value] of Object.entries(refusal.headers)) response.setHeader(name, value);
+        return send(response, refusal.status, 'text/plain; charset=utf-8', refusal.body);
+      }
+    }
     const route = routes[path];
     if (!route) return send(response, 404, 'text/plain; charset=utf-8', 'not found\n');
     if (request.method !== 'GET' && request.method !== 'HEAD') {
@@ -78,23 +102,28 @@ export async function startHttpServer(host: string, port: number, sources: HttpS
     await route(response);
   };
 
-  const server = createServer(
-    {
-      requestTimeout: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
-      headersTimeout: headersTimeoutMs,
-      connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_INTERVAL_MS, headersTimeoutMs),
-      maxHeaderSize: MAX_HEADER_BYTES,
-    },
-    (request, response) => {
-      // Bodies are never read: drop them so a large upload costs nothing.
-      request.resume();
-      handle(request, response).catch((error: unknown) => {
-        sources.logger.error('http handler failed', { path: request.url, error: String(error) });
-        if (!response.headersSent) send(response, 500, 'text/plain; charset=utf-8', 'internal error\n');
-        else response.destroy();
-      });
-    },
-  );
+  const serverOptions = {
+    requestTimeout: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+    headersTimeout: headersTimeoutMs,
+    connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_INTERVAL_MS, headersTimeoutMs),
+    maxHeaderSize: MAX_HEADER_BYTES,
+  };
+  const tls = options.web?.tls;
+  const onRequest = (request: IncomingMessage, response: ServerResponse): void => {
+    // Bodies are never read: drop them so a large upload costs nothing.
+    request.resume();
+    handle(request, response).catch((error: unknown) => {
+      sources.logger.error('http handler failed', { path: request.url, error: String(error) });
+      if (!response.headersSent) send(response, 500, 'text/plain; charset=utf-8', 'internal error\n');
+      else response.destroy();
+    });
+  };
+  const server = tls ? createHttpsServer({ ...serverOptions, ...httpsOptions(tls) }, onRequest) : createServer(serverOptions, onRequest);
+  if (tls) {
+    server.on('secureConnection', (socket) => {
+      if (refusesConnection(socket, tls)) socket.destroy();
+    });
+  }
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     if (socket.writable) socket.write(`HTTP/1.1 ${clientErrorStatus(error)}\r\nConnection: close\r\n\r\n`);
     // Not end(): the server allows half-open sockets, so a client that ignores the FIN would keep the
@@ -116,24 +145,6 @@ export async function startHttpServer(host: string, port: number, sources: HttpS
         server.closeAllConnections();
       }),
   };
-}
-
-/** Resolves when the response can take more data, or can never again (closed, or cut off for not reading). */
-function drainedOrClosed(response: ServerResponse, timeoutMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      response.off('drain', done);
-      response.off('close', done);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      response.destroy();
-      done();
-    }, timeoutMs);
-    response.on('drain', done);
-    response.on('close', done);
-  });
 }
 
 /** The status line for a request the parser refused or the server timed out. */

@@ -21,6 +21,8 @@ export function createLogger(options: {
   format: 'json' | 'pretty';
   redactor: SecretRedactor;
   stream?: NodeJS.WritableStream;
+  /** Fields on every line (the service's name and version). */
+  defaultMeta?: Readonly<Record<string, string>>;
 }): Logger {
   const redact = winston.format((info) => {
     for (const key of Object.keys(info)) {
@@ -32,6 +34,7 @@ export function createLogger(options: {
   const transport = new winston.transports.Stream({ stream });
   const logger = winston.createLogger({
     level: options.level,
+    ...(options.defaultMeta ? { defaultMeta: { ...options.defaultMeta } } : {}),
     format: winston.format.combine(
       winston.format.timestamp(),
       redact(),

@@ -6,6 +6,8 @@ export interface TargetStatus {
   readonly state: 'unknown' | 'up' | 'down';
   readonly lastResult?: CycleResult;
   readonly lastSuccessAtMs?: number;
+  /** The most recent failure, kept after the target recovers (the status page shows it). */
+  readonly lastFailure?: { readonly atMs: number; readonly step: string; readonly reason: string };
   readonly since?: number;
 }
 
@@ -47,6 +49,7 @@ export function createStatusBoard(): StatusBoard {
         lastResult: result,
         since: changed ? result.startedAtMs : (previous.since ?? result.startedAtMs),
         lastSuccessAtMs: result.success ? result.startedAtMs + result.durationMs : previous?.lastSuccessAtMs,
+        lastFailure: result.failure ? { atMs: result.startedAtMs, step: result.failure.step, reason: result.failure.reason } : previous?.lastFailure,
       });
       const previouslyUnsupported = previous?.lastResult?.unsupportedSteps ?? NO_STEPS;
       const newlyUnsupported =

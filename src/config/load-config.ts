@@ -91,7 +91,9 @@ export function parseConfig(text: string, sources: ConfigSources & { baseDir: st
     for (const list of ['credentials', 'targets'] as const) reportDuplicates(namesIn(tree, list), list, issues);
   }
   if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
-  return resolveConfig(parsed.data, raw, { ...sources, readFile: (file) => sources.readFile(resolve(sources.baseDir, file)) });
+  const config = resolveConfig(parsed.data, raw, { ...sources, readFile: (file) => sources.readFile(resolve(sources.baseDir, file)) });
+  const webConfigFile = parsed.data.server?.webConfigFile;
+  return webConfigFile === undefined ? config : { ...config, server: { ...config.server, webConfigFile: resolve(sources.baseDir, webConfigFile) } };
 }
 
 /** A field as written in the file, before substitution: `undefined` when substitution did not change it. */

@@ -188,6 +188,8 @@ export const configFileSchema = z.strictObject({
         .optional(),
       port: port.optional(),
       shutdownGrace: duration('time in-flight cycles get on SIGTERM').optional(),
+      // The exporter-toolkit web config (TLS, basic auth); --web.config.file overrides it.
+      webConfigFile: z.string({ error: 'must be a file path' }).min(1, { error: 'must not be empty' }).optional(),
     })
     .optional(),
   log: z

@@ -3,7 +3,7 @@ import type { EntraSourceName } from './schema.ts';
 
 /** The validated, fully resolved configuration: every default filled in, every file read. */
 export interface DaemonConfig {
-  readonly server: { readonly host: string; readonly port: number; readonly shutdownGraceMs: number };
+  readonly server: { readonly host: string; readonly port: number; readonly shutdownGraceMs: number; readonly webConfigFile?: string };
   /** `cycles: 'failures'` logs a successful cycle at debug only; `'all'` at info too. */
   readonly log: { readonly level: LogLevel; readonly format: 'json' | 'pretty'; readonly cycles: 'all' | 'failures' };
   /** Series-count trade-offs: `stepHistograms: false` drops the per-step histograms, `preinitialiseFailures: false` the zero failure series. */

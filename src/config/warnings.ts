@@ -2,6 +2,7 @@ import { createTask } from 'node-cron';
 import { ownedTargets } from '../shard.ts';
 import { formatDurationMs } from './duration.ts';
 import type { DaemonConfig } from './types.ts';
+import { labelLimitWarnings } from './label-limits.ts';
 
 /** Below this a step rarely completes over a network, and a timer on a busy event loop fires later than this. */
 const MIN_SENSIBLE_TIMEOUT_MS = 10;
@@ -37,6 +38,7 @@ export function estimateLoad(config: DaemonConfig): LoadEstimate {
 /**
  * Settings that validate but will not work as meant; `validate` prints them and `run` logs them at start.
  * Targets with the same problem share one warning, so 10,000 alike targets do not print 10,000 lines.
+ * Label limits of Azure managed Prometheus are among them.
  */
 export function configWarnings(config: DaemonConfig): string[] {
   const groups = new Map<string, number[]>();
@@ -63,6 +65,7 @@ export function configWarnings(config: DaemonConfig): string[] {
       `this replica would run about ${Math.round(load.cyclesPerSecond)} cycles a second (${load.targets} targets); above ${MAX_CYCLES_PER_SECOND} a second one process runs out of CPU and its cycles start late or are skipped: lengthen the schedules or spread the targets over replicas with shard.count`,
     );
   }
+  warnings.push(...labelLimitWarnings(config));
   return warnings;
 }
 
