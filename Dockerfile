@@ -41,7 +41,7 @@ EXPOSE 9637
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:9637/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # The package's bin, as `redis-probe` and `npm start` run it: it applies the memory settings (V8 flags,
-# MALLOC_ARENA_MAX; src/launcher.ts holds them) and replaces itself with `node <flags> dist/cli.js`, so
+# MALLOC_ARENA_MAX; src/commands/memory-settings.ts holds them) and replaces itself with `node <flags> dist/cli.js`, so
 # the daemon is PID 1 and gets SIGTERM itself.
 ENTRYPOINT ["node", "dist/bin.js"]
 CMD ["run", "--config", "/etc/redis-probe/config.yaml"]

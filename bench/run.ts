@@ -11,7 +11,7 @@ import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { AccuracyOptions, CostOptions, DetectionOptions, FootprintOptions, IdleOptions, PhaseName, RenderOptions, ScaleOptions } from './phases.ts';
-import { MEMORY_ENV, MEMORY_NODE_FLAGS } from '../src/launcher.ts';
+import { MEMORY_ENV, MEMORY_NODE_FLAGS } from '../src/commands/memory-settings.ts';
 import type { ScrapeOptions, ScrapeRow } from './scrape.ts';
 import type { Summary } from './support.ts';
 import { progress } from './support.ts';
@@ -499,7 +499,7 @@ for (const section of FOOTPRINT_SECTIONS) {
 if (footprints.length > 0) {
   out();
   out(`3c. Footprint of the production process started as a user starts it (npm start, redis-probe run, the image): node dist/bin.js run, scraped by curl; CPU and RSS from /proc, lateness from its own redis_probe_scheduler_lateness_seconds`);
-  out(`  the bin's memory settings (src/launcher.ts): ${Object.entries(MEMORY_ENV).map(([name, value]) => `${name}=${value}`).join(' ')} node ${MEMORY_NODE_FLAGS.join(' ')}`);
+  out(`  the bin's memory settings (src/commands/memory-settings.ts): ${Object.entries(MEMORY_ENV).map(([name, value]) => `${name}=${value}`).join(' ')} node ${MEMORY_NODE_FLAGS.join(' ')}`);
   const row = (name: string, cell: (f: Footprint) => string | number | undefined): Row => [name, ...footprints.map(([, f]) => cell(f))];
   table(['', ...footprints.map(([, f]) => `${fmt(f.targets)} × ${f.schedule.split(' ')[0]}, ${layoutOf(f)}`)], [
     row('started as', (f) => `node dist/${f.start}.js run`),

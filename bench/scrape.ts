@@ -1,8 +1,8 @@
 import { connect } from 'node:net';
-import { createProbeMetrics } from '../src/metrics.ts';
-import { startHttpServer } from '../src/http-server.ts';
-import { createSecretRedactor } from '../src/secrets.ts';
-import { createLogger } from '../src/logging.ts';
+import { createProbeMetrics } from '../src/metrics/probe-metrics.ts';
+import { startHttpServer } from '../src/http/http-server.ts';
+import { createSecretRedactor } from '../src/shared/secrets.ts';
+import { createLogger } from '../src/logging/logger.ts';
 import { benchConfig, progress, summarize } from './support.ts';
 import type { Summary } from './support.ts';
 

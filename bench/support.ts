@@ -4,16 +4,16 @@ import { Writable } from 'node:stream';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
-import { systemClock } from '../src/clock.ts';
+import { systemClock } from '../src/shared/clock.ts';
 import { parseConfig } from '../src/config/load-config.ts';
 import type { DaemonConfig } from '../src/config/types.ts';
-import { createDaemon } from '../src/daemon.ts';
-import type { Daemon } from '../src/daemon.ts';
-import { createLogger } from '../src/logging.ts';
-import type { Logger } from '../src/logging.ts';
-import { connectionOptions } from '../src/redis-connection.ts';
-import { cronTickSource, staggerFraction } from '../src/scheduler.ts';
-import { createSecretRedactor } from '../src/secrets.ts';
+import { createDaemon } from '../src/daemon/daemon.ts';
+import type { Daemon } from '../src/daemon/daemon.ts';
+import { createLogger } from '../src/logging/logger.ts';
+import type { Logger } from '../src/logging/logger.ts';
+import { connectionOptions } from '../src/probe/redis-connection.ts';
+import { cronTickSource, staggerFraction } from '../src/daemon/scheduler.ts';
+import { createSecretRedactor } from '../src/shared/secrets.ts';
 
 /** Nearest-rank percentile of an unsorted sample; NaN when empty. */
 export function percentile(values: readonly number[], p: number): number {
@@ -214,7 +214,7 @@ function nullStream(): Writable {
 }
 
 /**
- * Exactly the connection options the probe uses (src/redis-connection.ts) for a benchmark target on
+ * Exactly the connection options the probe uses (src/probe/redis-connection.ts) for a benchmark target on
  * `port`, so the bare loops measure the same client.
  */
 export function probeLikeOptions(port: number): RedisOptions {

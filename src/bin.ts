@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchCommand } from './launcher.ts';
+import { launchCommand } from './commands/memory-settings.ts';
 
 const self = fileURLToPath(import.meta.url);
 // dist/bin.js runs dist/cli.js; src/bin.ts (Node's type stripping) runs src/cli.ts.

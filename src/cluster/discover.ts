@@ -1,6 +1,6 @@
 /** Pure parsing of CLUSTER SHARDS (Redis 7+) and CLUSTER SLOTS (older servers) into the primaries to probe. */
-import { UnexpectedReplyError } from '../classify-error.ts';
-import type { HostPort } from './address.ts';
+import { UnexpectedReplyError } from '../probe/classify-error.ts';
+import type { HostPort } from '../shared/address.ts';
 import type { SlotRange } from './slot-key.ts';
 import { CLUSTER_SLOT_COUNT } from './slot-key.ts';
 

@@ -1,9 +1,9 @@
 import type { TargetConfig } from '../config/types.ts';
-import { usableAuth } from '../credentials.ts';
-import type { Step, StepTiming } from '../probe-result.ts';
-import type { ProbeDeps } from '../probe.ts';
-import { openConnection, sendAuth } from '../redis-connection.ts';
-import { withTimeout } from '../timeout.ts';
+import { usableAuth } from '../credentials/credential.ts';
+import type { Step, StepTiming } from '../shared/probe-result.ts';
+import type { ProbeDeps } from '../probe/probe.ts';
+import { openConnection, sendAuth } from '../probe/redis-connection.ts';
+import { withTimeout } from '../shared/timeout.ts';
 import { parseClusterShards, parseClusterSlots } from './discover.ts';
 import type { ClusterTopology } from './discover.ts';
 

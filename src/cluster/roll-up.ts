@@ -1,5 +1,5 @@
-import type { CommandStep, CycleResult, Observations, StepTiming } from '../probe-result.ts';
-import { STEPS } from '../probe-result.ts';
+import type { CommandStep, CycleResult, Observations, StepTiming } from '../shared/probe-result.ts';
+import { STEPS } from '../shared/probe-result.ts';
 
 /** A cluster cycle seen as one target-level outcome, and the node result that speaks for it in logs. */
 export interface ClusterCycleSummary {

@@ -1,9 +1,9 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { validate as isValidCron } from 'node-cron';
-import { COMMAND_STEPS } from '../probe-result.ts';
+import { COMMAND_STEPS } from '../shared/probe-result.ts';
 import { parseDurationMs } from './duration.ts';
-import { parseAddress } from '../cluster/address.ts';
+import { parseAddress } from '../shared/address.ts';
 
 /** The YAML file's shape. Unknown keys are errors; defaults are filled in by resolveConfig, not here. */
 

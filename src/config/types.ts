@@ -1,4 +1,4 @@
-import type { CommandStep } from '../probe-result.ts';
+import type { CommandStep } from '../shared/probe-result.ts';
 import type { EntraSourceName } from './schema.ts';
 
 /** The validated, fully resolved configuration: every default filled in, every file read. */

@@ -1,5 +1,5 @@
 import { createTask } from 'node-cron';
-import { ownedTargets } from '../shard.ts';
+import { ownedTargets } from './shard.ts';
 import { formatDurationMs } from './duration.ts';
 import type { DaemonConfig } from './types.ts';
 import { labelLimitWarnings } from './label-limits.ts';

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { systemClock } from '../clock.ts';
-import { ConfigError, loadConfig, parseConfig } from '../config/load-config.ts';
+import { systemClock } from '../shared/clock.ts';
+import { loadConfig, parseConfig } from '../config/load-config.ts';
+import { ConfigError } from '../config/config-error.ts';
 import type { ConfigSources } from '../config/load-config.ts';
 import type { DaemonConfig } from '../config/types.ts';
-import { createSecretRedactor } from '../secrets.ts';
+import { createSecretRedactor } from '../shared/secrets.ts';
 import { adHocConfigText, DOCTOR_USAGE, issueInFlags, parseDoctorArgs, UsageError } from './args.ts';
 import { diagnoseTarget } from './diagnose.ts';
 import { formatJson, formatText } from './format.ts';

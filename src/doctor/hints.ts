@@ -1,8 +1,8 @@
-import type { ClassifiedError } from '../classify-error.ts';
+import type { ClassifiedError } from '../probe/classify-error.ts';
 import type { CredentialConfig, TargetConfig } from '../config/types.ts';
 import { ENTRA_REDIS_SCOPE } from '../config/load-config.ts';
 import { formatDurationMs } from '../config/duration.ts';
-import type { CommandStep } from '../probe-result.ts';
+import type { CommandStep } from '../shared/probe-result.ts';
 
 /** Where a failure happened, for wording its hint. Everything here comes from config or closed values, never error text. */
 export interface HintContext {

@@ -1,4 +1,4 @@
-import type { TokenObserver } from '../auth/token-manager.ts';
+import type { TokenObserver } from '../credentials/token-manager.ts';
 
 /** A credential as the status page shows it: its kind, its token's state and expiry, never the token. */
 export interface CredentialStatusView {

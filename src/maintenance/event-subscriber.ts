@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
-import type { Clock, TimerHandle } from '../clock.ts';
+import type { Clock, TimerHandle } from '../shared/clock.ts';
 import type { TargetConfig } from '../config/types.ts';
-import type { Credential } from '../credentials.ts';
-import { openConnection, setUpSession } from '../redis-connection.ts';
-import type { ConnectionFactory } from '../redis-connection.ts';
-import { withTimeout } from '../timeout.ts';
+import type { Credential } from '../credentials/credential.ts';
+import { openConnection, setUpSession } from '../probe/redis-connection.ts';
+import type { ConnectionFactory } from '../probe/redis-connection.ts';
+import { withTimeout } from '../shared/timeout.ts';
 import { MAINTENANCE_CHANNEL } from './parse-event.ts';
 
 /** Why a subscription was (re)established. */

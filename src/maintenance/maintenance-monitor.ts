@@ -1,8 +1,8 @@
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../shared/clock.ts';
 import type { TargetConfig } from '../config/types.ts';
-import type { Credential } from '../credentials.ts';
-import type { Logger } from '../logging.ts';
-import type { SecretRedactor } from '../secrets.ts';
+import type { Credential } from '../credentials/credential.ts';
+import type { Logger } from '../logging/logger.ts';
+import type { SecretRedactor } from '../shared/secrets.ts';
 import { createEventSubscriber } from './event-subscriber.ts';
 import type { EventSubscriber, EventSubscriberDeps } from './event-subscriber.ts';
 import { createMaintenanceTracker } from './maintenance-tracker.ts';

@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../clock.ts';
+import type { Clock, TimerHandle } from '../shared/clock.ts';
 import { maintenanceEffect } from './parse-event.ts';
 import type { MaintenanceEventType } from './parse-event.ts';
 

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { systemClock } from '../clock.ts';
-import { createAzureTokenProvider } from '../auth/azure-token-provider.ts';
+import { systemClock } from '../shared/clock.ts';
+import { createAzureTokenProvider } from '../credentials/azure-token-provider.ts';
 import { DEFAULT_CREDIT_TIERS, parseCreditTiers } from './credit-tiers.ts';
 import type { CreditTier } from './credit-tiers.ts';
 import { SLA_EXIT, SlaError } from './errors.ts';

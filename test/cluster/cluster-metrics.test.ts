@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { summarizeClusterCycle } from '../../src/cluster/roll-up.ts';
-import { createProbeMetrics } from '../../src/metrics.ts';
-import type { CycleResult } from '../../src/probe-result.ts';
+import { createProbeMetrics } from '../../src/metrics/probe-metrics.ts';
+import type { CycleResult } from '../../src/shared/probe-result.ts';
 import { targetConfig } from '../support/target-config.ts';
 import { promtoolCheckMetrics, sampleValue } from '../support/prometheus-text.ts';
 

@@ -1,12 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { systemClock } from '../../src/clock.ts';
+import { systemClock } from '../../src/shared/clock.ts';
 import type { ClusterConfig, TargetConfig } from '../../src/config/types.ts';
-import { createProbeMetrics } from '../../src/metrics.ts';
-import type { CycleResult } from '../../src/probe-result.ts';
-import { createSecretRedactor } from '../../src/secrets.ts';
-import { createTargetRunner } from '../../src/target-runner.ts';
-import type { TargetRunner } from '../../src/target-runner.ts';
+import { createProbeMetrics } from '../../src/metrics/probe-metrics.ts';
+import type { CycleResult } from '../../src/shared/probe-result.ts';
+import { createSecretRedactor } from '../../src/shared/secrets.ts';
+import { createTargetRunner } from '../../src/daemon/target-runner.ts';
+import type { TargetRunner } from '../../src/probe/probe.ts';
 import { startFaultProxy } from '../support/fault-proxy.ts';
 import type { FaultProxy } from '../support/fault-proxy.ts';
 import { sampleValue } from '../support/prometheus-text.ts';

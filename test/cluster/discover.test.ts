@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { UnexpectedReplyError } from '../../src/classify-error.ts';
-import { formatAddress, parseAddress } from '../../src/cluster/address.ts';
+import { UnexpectedReplyError } from '../../src/probe/classify-error.ts';
+import { formatAddress, parseAddress } from '../../src/shared/address.ts';
 import { parseClusterShards, parseClusterSlots } from '../../src/cluster/discover.ts';
 
 const plain = { tls: false, connectedHost: 'seed.example' };

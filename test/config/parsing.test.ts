@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { formatDurationMs, parseDurationMs } from '../../src/config/duration.ts';
 import { substituteEnv } from '../../src/config/env-substitution.ts';
 import type { SubstitutionIssue } from '../../src/config/env-substitution.ts';
-import { countClients, parseClientList } from '../../src/client-list.ts';
+import { countClients, parseClientList } from '../../src/probe/client-list.ts';
 
 describe('durations', () => {
   it('parses the units users write', () => {

@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, parseConfig } from '../../src/config/load-config.ts';
+import { parseConfig } from '../../src/config/load-config.ts';
+import { ConfigError } from '../../src/config/config-error.ts';
 import type { DaemonConfig } from '../../src/config/types.ts';
-import { shardOf } from '../../src/shard.ts';
+import { shardOf } from '../../src/config/shard.ts';
 import { runCli } from '../support/cli-process.ts';
 
 const TARGETS = `targets:

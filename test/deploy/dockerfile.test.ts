@@ -39,7 +39,7 @@ describe('Dockerfile', { timeout: 10_000 }, () => {
 
   it('leaves the memory settings to the bin: no second copy in the image', () => {
     const env = parseStages(dockerfile).flatMap((stage) => stage.instructions.filter((i) => i.keyword === 'ENV').map((i) => i.args));
-    for (const name of ['NODE_OPTIONS', 'MALLOC_ARENA_MAX']) assert.ok(!env.some((args) => args.includes(name)), `ENV ${name}: src/launcher.ts owns it`);
+    for (const name of ['NODE_OPTIONS', 'MALLOC_ARENA_MAX']) assert.ok(!env.some((args) => args.includes(name)), `ENV ${name}: src/commands/memory-settings.ts owns it`);
   });
 
   it('runs the daemon on the Kubernetes config path by default', () => {

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { parseConfig } from '../../src/config/load-config.ts';
-import { ownedTargets } from '../../src/shard.ts';
+import { ownedTargets } from '../../src/config/shard.ts';
 import { podSecurityProblems } from './manifest-checks.ts';
 import type { PodSpec } from './manifest-checks.ts';
 import { isK8sObject, validateObject } from './manifests.ts';

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { classifyErrorCause, StepTimeoutError } from '../../src/classify-error.ts';
-import type { ClassifyContext } from '../../src/classify-error.ts';
+import { classifyErrorCause } from '../../src/probe/classify-error.ts';
+import { StepTimeoutError } from '../../src/shared/timeout.ts';
+import type { ClassifyContext } from '../../src/probe/classify-error.ts';
 
 function replyError(message: string): Error {
   return Object.assign(new Error(message), { name: 'ReplyError' });

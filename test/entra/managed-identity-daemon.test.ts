@@ -15,7 +15,7 @@ import { freePort } from '../support/free-port.ts';
 import { waitFor } from '../support/wait.ts';
 import { sampleValue } from '../support/prometheus-text.ts';
 import { runCli } from '../support/cli-process.ts';
-import { FAILURE_REASONS } from '../../src/probe-result.ts';
+import { FAILURE_REASONS } from '../../src/shared/probe-result.ts';
 
 // A real redis-server plays Azure: tokens from the fake managed-identity endpoint (driven by the real
 // @azure/identity) become ACL passwords until they expire; then connections still using them are closed.

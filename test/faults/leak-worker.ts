@@ -4,11 +4,11 @@
  * but the daemon, so every handle it counts is the daemon's.
  */
 import { Writable } from 'node:stream';
-import { systemClock } from '../../src/clock.ts';
-import { createDaemon } from '../../src/daemon.ts';
-import { createLogger } from '../../src/logging.ts';
-import type { TickSource } from '../../src/scheduler.ts';
-import { createSecretRedactor } from '../../src/secrets.ts';
+import { systemClock } from '../../src/shared/clock.ts';
+import { createDaemon } from '../../src/daemon/daemon.ts';
+import { createLogger } from '../../src/logging/logger.ts';
+import type { TickSource } from '../../src/daemon/scheduler.ts';
+import { createSecretRedactor } from '../../src/shared/secrets.ts';
 import { faultConfig, faultTarget } from './support.ts';
 
 /** What the worker reports; leak.test.ts parses it. */

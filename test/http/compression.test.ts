@@ -4,12 +4,12 @@ import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { request } from 'node:http';
 import { gunzipSync } from 'node:zlib';
-import { ProbeRegistry } from '../../src/metrics.ts';
-import { ScalarFamily } from '../../src/metric-families.ts';
-import { startHttpServer } from '../../src/http-server.ts';
-import type { HttpServer } from '../../src/http-server.ts';
+import { ProbeRegistry } from '../../src/metrics/probe-metrics.ts';
+import { ScalarFamily } from '../../src/metrics/families.ts';
+import { startHttpServer } from '../../src/http/http-server.ts';
+import type { HttpServer } from '../../src/http/http-server.ts';
 import { acceptsGzip } from '../../src/http/metrics-response.ts';
-import type { Logger } from '../../src/logging.ts';
+import type { Logger } from '../../src/logging/logger.ts';
 import { delay, waitFor } from '../support/wait.ts';
 
 interface RawAnswer {

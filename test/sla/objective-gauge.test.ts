@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createProbeMetrics } from '../../src/metrics.ts';
+import { createProbeMetrics } from '../../src/metrics/probe-metrics.ts';
 import { targetConfig } from '../support/target-config.ts';
 
 describe('metrics: redis_probe_sla_objective', () => {

@@ -1,5 +1,5 @@
 import type { LogLevel } from '../../src/config/types.ts';
-import type { Logger } from '../../src/logging.ts';
+import type { Logger } from '../../src/logging/logger.ts';
 
 /** One call the code under test made on its logger. */
 export interface LogEntry {

@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../../src/clock.ts';
+import type { Clock, TimerHandle } from '../../src/shared/clock.ts';
 
 /** A timer waiting in a FakeClock. */
 export interface PendingTimer {

@@ -1,13 +1,13 @@
 import { Writable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
-import { systemClock } from '../../src/clock.ts';
+import { systemClock } from '../../src/shared/clock.ts';
 import { parseConfig } from '../../src/config/load-config.ts';
 import type { ConfigSources } from '../../src/config/load-config.ts';
-import { createDaemon } from '../../src/daemon.ts';
-import type { Daemon } from '../../src/daemon.ts';
-import { createLogger } from '../../src/logging.ts';
-import { cronTickSource } from '../../src/scheduler.ts';
-import { createSecretRedactor } from '../../src/secrets.ts';
+import { createDaemon } from '../../src/daemon/daemon.ts';
+import type { Daemon } from '../../src/daemon/daemon.ts';
+import { createLogger } from '../../src/logging/logger.ts';
+import { cronTickSource } from '../../src/daemon/scheduler.ts';
+import { createSecretRedactor } from '../../src/shared/secrets.ts';
 import { readFileSync } from 'node:fs';
 
 /** A daemon in this test process with its JSON log lines kept in memory. */

@@ -1,4 +1,4 @@
-import type { TickHandle, TickSource } from '../../src/scheduler.ts';
+import type { TickHandle, TickSource } from '../../src/daemon/scheduler.ts';
 
 /** A TickSource the test fires by hand, standing in for node-cron. */
 export class ManualTickSource implements TickSource {
