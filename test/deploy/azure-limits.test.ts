@@ -38,7 +38,7 @@ describe('Azure managed Prometheus label limits', { timeout: 60_000 }, () => {
 
   const config = async (name: string, targets: string, httpPort = 9637): Promise<string> => {
     const path = join(dir, name);
-    await writeFile(path, `server: { host: 127.0.0.1, port: ${httpPort} }\nlocation: westeurope\ndefaults: { schedule: "* * * * * *", timeout: 1s, tls: { enabled: false } }\ntargets:\n${targets}`);
+    await writeFile(path, `server: { host: 127.0.0.1, port: ${httpPort} }\nlocation: westeurope\ndefaults: { schedule: "* * * * * *", timeout: 500ms, tls: { enabled: false } }\ntargets:\n${targets}`);
     return path;
   };
   const target = (name: string, labels: Record<string, string>) => `  - name: ${name}\n    host: 127.0.0.1\n    port: ${redis.port}\n    labels: ${JSON.stringify(labels)}\n`;
