@@ -18,6 +18,7 @@ import { EXIT_CONFIG, EXIT_CRASH, EXIT_OK } from './commands/exit-codes.ts';
 import { onceCommand } from './commands/once.ts';
 import { runCommand } from './commands/run.ts';
 import { validateCommand } from './commands/validate.ts';
+import { describeError, errorMessage } from './shared/error-text.ts';
 
 const USAGE = `usage: redis-probe <command> [options]
 
@@ -117,7 +118,7 @@ export async function main(argv: readonly string[], context: CliContext = { reda
       },
     });
   } catch (error) {
-    process.stderr.write(`redis-probe: ${(error as Error).message}\n\n${USAGE}\n`);
+    process.stderr.write(`redis-probe: ${errorMessage(error)}\n\n${USAGE}\n`);
     return EXIT_CONFIG;
   }
   const [command, ...extra] = parsed.positionals;
@@ -176,7 +177,7 @@ function isCommand(value: string): value is Command {
  */
 export async function reportCrash(error: unknown, context: Pick<CliContext, 'redactor' | 'logger'>): Promise<void> {
   const { redactor, logger } = context;
-  const message = redactor.redact(String(error));
+  const message = redactor.redact(describeError(error));
   const stack = error instanceof Error && error.stack !== undefined ? redactor.redact(error.stack) : undefined;
   try {
     if (logger) {

@@ -10,6 +10,7 @@ import type { HostPort } from '../shared/address.ts';
 import type { ClusterPrimary, ClusterTopology } from './discover.ts';
 import { DiscoveryFailedError, fetchTopology } from './discovery-connection.ts';
 import { crc16, CLUSTER_SLOT_COUNT, hashTagForRanges, slotInRanges } from './slot-key.ts';
+import { describeError } from '../shared/error-text.ts';
 
 /** A target with `cluster` set: what createClusterRunner accepts. */
 export type ClusterTargetConfig = TargetConfig & { readonly cluster: ClusterConfig };
@@ -143,7 +144,7 @@ export function createClusterRunner(target: ClusterTargetConfig, deps: ProbeDeps
     failure: {
       step: outcome.error.step,
       reason: classifyError(outcome.error.error),
-      message: deps.redactor.redact(describe(outcome.error.error)),
+      message: deps.redactor.redact(describeError(outcome.error.error)),
     },
     unsupportedSteps: [],
     observations: {},
@@ -188,12 +189,4 @@ export function createClusterRunner(target: ClusterTargetConfig, deps: ProbeDeps
       await Promise.all(probes.map((probe) => probe.close()));
     },
   };
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return `${error.name}: ${error.message}${code && !error.message.includes(code) ? ` (${code})` : ''}`;
-  }
-  return String(error);
 }

@@ -12,6 +12,7 @@ import { watchConfigFile } from '../daemon/config-watcher.ts';
 import type { SecretRedactor } from '../shared/secrets.ts';
 import type { WebConfig } from '../http/web-config.ts';
 import { EXIT_OK } from './exit-codes.ts';
+import { describeError } from '../shared/error-text.ts';
 
 /** `redis-probe run`: the daemon until SIGTERM or SIGINT, reloading on SIGHUP and on a changed file. */
 export async function runCommand(config: DaemonConfig, redactor: SecretRedactor, logger: Logger, configPath: string, version: string, web?: WebConfig): Promise<number> {
@@ -34,7 +35,7 @@ export async function runCommand(config: DaemonConfig, redactor: SecretRedactor,
     readFile: (path) => readFileSync(path),
     pollIntervalMs: 60_000,
     onChange: () => reload('file_changed'),
-    onError: (error) => logger.debug('config watch', { error: String(error) }),
+    onError: (error) => logger.debug('config watch', { error: describeError(error) }),
   });
   process.on('SIGHUP', () => {
     // Remember the content now, so the watcher does not reload the same change a second time.

@@ -12,6 +12,7 @@ import { COMMAND_STEPS } from '../shared/probe-result.ts';
 import { formatAddress, parseAddress } from '../shared/address.ts';
 import { ordinalFromHostname } from './shard.ts';
 import { ConfigError } from './config-error.ts';
+import { errorMessage } from '../shared/error-text.ts';
 
 export const DEFAULT_HTTP_PORT = 9637;
 export const DEFAULT_SCHEDULE = '*/15 * * * * *';
@@ -53,7 +54,7 @@ export function parseConfig(text: string, sources: ConfigSources & { baseDir: st
     raw = document.toJS();
   } catch (error) {
     // yaml throws here, not in `errors`, for an alias to a missing anchor or an alias bomb (maxAliasCount).
-    throw new ConfigError([`yaml: ${error instanceof Error ? error.message : String(error)}; fix the YAML syntax`]);
+    throw new ConfigError([`yaml: ${errorMessage(error)}; fix the YAML syntax`]);
   }
   const substitutionIssues: SubstitutionIssue[] = [];
   const tree = substituteEnv(raw, sources.env, substitutionIssues);

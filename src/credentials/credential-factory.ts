@@ -6,6 +6,7 @@ import type { Credential } from './credential.ts';
 import type { SecretRedactor } from '../shared/secrets.ts';
 import { createEntraCredential } from './entra-credential.ts';
 import type { TokenObserver } from './token-manager.ts';
+import { errorMessage } from '../shared/error-text.ts';
 
 /** What building credentials needs from the composition root. */
 export interface CredentialFactoryDeps {
@@ -32,7 +33,7 @@ export function createCredential(config: CredentialConfig, deps: CredentialFacto
         return createEntraCredential(config, { ...deps, observer: deps.tokenObserver(config.name) });
       } catch (error) {
         // E.g. workload identity without AZURE_CLIENT_ID: a setup problem, reported like a bad config.
-        throw new ConfigError([`credentials "${config.name}": ${error instanceof Error ? error.message : String(error)}`]);
+        throw new ConfigError([`credentials "${config.name}": ${errorMessage(error)}`]);
       }
   }
 }

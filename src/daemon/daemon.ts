@@ -30,6 +30,7 @@ import type { StatusBoard } from './status-board.ts';
 import { createCredentialStatus } from '../http/credential-status.ts';
 import type { StatusReport, TargetStatusView } from '../http/status-page.ts';
 import type { WebConfig } from '../http/web-config.ts';
+import { describeError } from '../shared/error-text.ts';
 
 /** Everything the daemon takes from its composition root. */
 export interface DaemonDeps extends Omit<CredentialFactoryDeps, 'tokenObserver'> {
@@ -116,7 +117,7 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
         extra?.onRunSkipped?.(job);
       },
       onRunError: (job, error) => {
-        logger.error('cycle crashed', { target: job, error: String(error) });
+        logger.error('cycle crashed', { target: job, error: describeError(error) });
         extra?.onRunError?.(job, error);
       },
     },
@@ -207,7 +208,7 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
       } catch (error) {
         // Whatever breaks inside a reload is logged and counted, never swallowed.
         if (stopping) return abandoned(trigger);
-        return reloadFailed(trigger, [deps.redactor.redact(String(error))], reloadChanging);
+        return reloadFailed(trigger, [deps.redactor.redact(describeError(error))], reloadChanging);
       }
     });
     reloading = run;
@@ -240,7 +241,7 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
       for (const credentialConfig of diff.credentialsToCreate) created.set(credentialConfig.name, makeCredential(credentialConfig));
     } catch (error) {
       for (const credential of created.values()) credential.close();
-      return reloadFailed(trigger, error instanceof ConfigError ? error.issues : [deps.redactor.redact(String(error))]);
+      return reloadFailed(trigger, error instanceof ConfigError ? error.issues : [deps.redactor.redact(describeError(error))]);
     }
     for (const credential of created.values()) pendingCredentials.add(credential);
     await Promise.all([...created.values()].map((credential) => credential.ready()));
@@ -312,7 +313,7 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
         try {
           next = load();
         } catch (error) {
-          return reloadFailed(trigger, error instanceof ConfigError ? error.issues : [deps.redactor.redact(String(error))]);
+          return reloadFailed(trigger, error instanceof ConfigError ? error.issues : [deps.redactor.redact(describeError(error))]);
         }
         return apply(next, trigger);
       });

@@ -1,6 +1,7 @@
 import type { Logger } from '../logging/logger.ts';
 import type { CredentialMetrics } from '../metrics/probe-metrics.ts';
 import type { TokenObserver } from '../credentials/token-manager.ts';
+import { describeError } from '../shared/error-text.ts';
 
 /** Turns token manager events into metrics and log lines; never sees a token. */
 export function tokenTelemetry(metrics: CredentialMetrics | undefined, logger: Logger): TokenObserver {
@@ -31,7 +32,7 @@ export function tokenTelemetry(metrics: CredentialMetrics | undefined, logger: L
       logger.error('entra token expired without a replacement: targets fail with reason token until one arrives', { credential });
     },
     onListenerError({ credential, error }) {
-      logger.error('a token listener failed', { credential, error: String(error) });
+      logger.error('a token listener failed', { credential, error: describeError(error) });
     },
   };
 }

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { parseDurationMs } from '../config/duration.ts';
+import { errorMessage } from '../shared/error-text.ts';
 
 export const DOCTOR_USAGE = `usage: redis-probe doctor --config FILE [--target NAME] [--format text|json]
        redis-probe doctor --host H [--port P] [--tls | --no-tls] [--ca FILE] [--servername S]
@@ -66,7 +67,7 @@ export function parseDoctorArgs(argv: readonly string[], env: Readonly<Record<st
       },
     });
   } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
+    throw new UsageError(errorMessage(error));
   }
   const values = parsed.values;
   if (values.help) return { kind: 'help' };

@@ -20,6 +20,7 @@ import { hintFor } from './hints.ts';
 import type { HintContext } from './hints.ts';
 import { LAYERS } from './report.ts';
 import type { LayerName, LayerReport, TargetReport } from './report.ts';
+import { describeError, errorMessage } from '../shared/error-text.ts';
 
 /** What diagnosing a target needs from the composition root. */
 export interface DiagnoseDeps {
@@ -69,7 +70,7 @@ export async function diagnoseTarget(target: TargetConfig, credentialConfig: Cre
   const set = (layer: LayerName, status: LayerReport['status'], ms: number | null, detail: string, hint: string | null = null) =>
     layers.set(layer, { layer, status, ms: ms === null ? null : Math.round(ms * 10) / 10, detail: deps.redactor.redact(detail), hint: hint === null ? null : deps.redactor.redact(hint) });
   const fail = (layer: LayerName, error: unknown, ms: number | null, phase?: ConnectionPhase): LayerFailed =>
-    new LayerFailed(layer, classifyErrorCause(error, { ...(phase ? { phase } : {}), tls: target.tls.enabled }), describe(error), ms);
+    new LayerFailed(layer, classifyErrorCause(error, { ...(phase ? { phase } : {}), tls: target.tls.enabled }), describeError(error), ms);
 
   let credential: Credential | undefined;
   let connection: Redis | undefined;
@@ -192,7 +193,7 @@ function startCredential(config: CredentialConfig, deps: DiagnoseDeps) {
     });
   } catch (error) {
     // E.g. workload identity without AZURE_CLIENT_ID: reported as a token that cannot be had here.
-    outcome = Promise.resolve({ ms: 0, error: new CredentialUnavailableError(error instanceof Error ? error.message : String(error)) });
+    outcome = Promise.resolve({ ms: 0, error: new CredentialUnavailableError(errorMessage(error)) });
   }
   return { credential, outcome };
 }
@@ -286,7 +287,7 @@ async function runCommands(
       await withTimeout(work(), target.timeoutMs, deps.clock, step);
     } catch (error) {
       const cause = rootCause(error);
-      throw new LayerFailed(step, classifyErrorCause(cause), describe(cause), deps.clock.monotonicMs() - started);
+      throw new LayerFailed(step, classifyErrorCause(cause), describeError(cause), deps.clock.monotonicMs() - started);
     }
     return deps.clock.monotonicMs() - started;
   };
@@ -399,12 +400,4 @@ async function timed(clock: Clock, work: () => Promise<unknown>): Promise<number
   const started = clock.monotonicMs();
   await work();
   return clock.monotonicMs() - started;
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return `${error.name}: ${error.message}${code && !error.message.includes(code) ? ` (${code})` : ''}`;
-  }
-  return String(error);
 }

@@ -8,6 +8,7 @@ import { acceptsGzip, streamMetrics } from './metrics-response.ts';
 import { STATUS_PAGE_CSP, renderStatusPage, wantsHtml } from './status-page.ts';
 import type { StatusReport } from './status-page.ts';
 import type { WebConfig } from './web-config.ts';
+import { describeError } from '../shared/error-text.ts';
 
 /** The exposition GET /metrics sends, in chunks, so it goes out while the rest is still being written. */
 export interface MetricsSource {
@@ -113,7 +114,7 @@ export async function startHttpServer(host: string, port: number, sources: HttpS
     // Bodies are never read: drop them so a large upload costs nothing.
     request.resume();
     handle(request, response).catch((error: unknown) => {
-      sources.logger.error('http handler failed', { path: request.url, error: String(error) });
+      sources.logger.error('http handler failed', { path: request.url, error: describeError(error) });
       if (!response.headersSent) send(response, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else response.destroy();
     });

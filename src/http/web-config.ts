@@ -4,6 +4,7 @@ import { createSecureContext } from 'node:tls';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { formatPath } from '../config/load-config.ts';
+import { errorMessage } from '../shared/error-text.ts';
 
 /**
  * The Prometheus exporter-toolkit web configuration (`--web.config.file`): TLS and basic auth for the
@@ -103,7 +104,7 @@ export function loadWebConfig(path: string, sources: WebConfigSources): WebConfi
   try {
     raw = document.toJS();
   } catch (error) {
-    throw new WebConfigError(path, [`yaml: ${error instanceof Error ? error.message : String(error)}; fix the YAML syntax`]);
+    throw new WebConfigError(path, [`yaml: ${errorMessage(error)}; fix the YAML syntax`]);
   }
   const parsed = webConfigSchema.safeParse(raw ?? {});
   if (!parsed.success) {
@@ -196,7 +197,7 @@ function resolveTls(raw: RawTls | undefined, read: (file: string, field: string)
     try {
       createSecureContext({ cert: certPem, key: keyPem, ...(clientCaPem !== undefined ? { ca: clientCaPem } : {}) });
     } catch (error) {
-      issues.push(`${field}: the certificate, key and client CA do not form a usable TLS setup (${(error as Error).message}); check that key_file is cert_file's key`);
+      issues.push(`${field}: the certificate, key and client CA do not form a usable TLS setup (${errorMessage(error)}); check that key_file is cert_file's key`);
     }
   }
   return {

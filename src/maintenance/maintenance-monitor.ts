@@ -8,6 +8,7 @@ import type { EventSubscriber, EventSubscriberDeps } from './event-subscriber.ts
 import { createMaintenanceTracker } from './maintenance-tracker.ts';
 import { eventLabel, MAINTENANCE_CHANNEL, parseMaintenanceEvent } from './parse-event.ts';
 import type { MaintenanceEventLabel } from './parse-event.ts';
+import { describeError } from '../shared/error-text.ts';
 
 /** Where a target's maintenance notifications are counted (the metrics adapter implements it). */
 export interface MaintenanceSink {
@@ -89,7 +90,7 @@ export function createMaintenanceMonitor(target: TargetConfig, deps: Maintenance
       onSubscribed: (reason) => logger.info('subscribed to maintenance notifications', { ...base, reason }),
       onDisconnected: (retryInMs) => logger.warn('maintenance subscription lost; resubscribing', { ...base, retryInMs }),
       onAttemptFailed: (reason, error, retryInMs) =>
-        logger.warn('maintenance subscription failed; retrying', { ...base, reason, retryInMs, error: deps.redactor.redact(describe(error)) }),
+        logger.warn('maintenance subscription failed; retrying', { ...base, reason, retryInMs, error: deps.redactor.redact(describeError(error)) }),
     },
   );
 
@@ -107,12 +108,4 @@ export function createMaintenanceMonitor(target: TargetConfig, deps: Maintenance
 
 function excerpt(text: string): string {
   return text.length > MAX_LOGGED_MESSAGE_CHARS ? `${text.slice(0, MAX_LOGGED_MESSAGE_CHARS)}…` : text;
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return `${error.name}: ${error.message}${code && !error.message.includes(code) ? ` (${code})` : ''}`;
-  }
-  return String(error);
 }

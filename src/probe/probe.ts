@@ -11,6 +11,7 @@ import type { SecretRedactor } from '../shared/secrets.ts';
 import { withTimeout } from '../shared/timeout.ts';
 import { isReplyError, openConnection as openRedisConnection, sendAuth, setUpSession } from './redis-connection.ts';
 import type { ConnectionFactory } from './redis-connection.ts';
+import { describeError } from '../shared/error-text.ts';
 
 /** One target's prober: owns its connection and turns a cycle into a CycleResult (never throws). */
 export interface TargetProbe {
@@ -221,7 +222,7 @@ export function createTargetProbe(target: TargetConfig, deps: ProbeDeps): Target
         // A session that failed to open, timed out or broke is in an unknown state: start afresh next cycle.
         // (A refused AUTH leaves the connection usable as the default user, so it must not be reused.)
         if (failedStep === 'connect' || failedStep === 'auth' || !isReplyError(cause)) dropConnection();
-        return finish({ step: failedStep, reason, message: deps.redactor.redact(describe(cause)) });
+        return finish({ step: failedStep, reason, message: deps.redactor.redact(describeError(cause)) });
       } finally {
         cycleRunning = false;
       }
@@ -262,14 +263,6 @@ function peerCertificateExpiry(connection: Redis): number | undefined {
 
 function isUnknownCommand(error: unknown): boolean {
   return isReplyError(error) && /^ERR unknown (sub)?command/i.test((error as Error).message);
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return `${error.name}: ${error.message}${code && !error.message.includes(code) ? ` (${code})` : ''}`;
-  }
-  return String(error);
 }
 
 /** What the daemon schedules for one configured target: one endpoint, or every node of a cluster. */

@@ -14,6 +14,7 @@ import { buildTargetReport } from './report.ts';
 import type { TargetMinutes, TargetReport } from './report.ts';
 import { attemptsExpr, failureReasonsExpr, failuresExpr, maintenanceExpr, objectiveExpr } from './sli-queries.ts';
 import type { SliSelector } from './sli-queries.ts';
+import { errorMessage } from '../shared/error-text.ts';
 
 export const SLA_USAGE = `usage: redis-probe sla --prometheus URL [--month YYYY-MM | --from TIME [--to TIME]] [options]
 
@@ -110,7 +111,7 @@ function parseSlaArgs(argv: readonly string[], nowMs: number): SlaOptions | 'hel
       },
     }));
   } catch (error) {
-    throw new SlaError('usage', (error as Error).message);
+    throw new SlaError('usage', errorMessage(error));
   }
   if (values.help) return 'help';
   if (values.prometheus === undefined) throw new SlaError('usage', '--prometheus URL is required (the Prometheus that scrapes redis-probe, or an Azure Monitor workspace query endpoint)');
@@ -155,7 +156,7 @@ function azureBearerToken(source: AzureAuthSource): BearerTokenSource {
   try {
     provider = createAzureTokenProvider({ source, scope: AZURE_MONITOR_PROMETHEUS_SCOPE }, { clock: systemClock, timeoutMs: 30_000 });
   } catch (error) {
-    throw new SlaError('prometheus', `--azure-auth ${source}: ${(error as Error).message}`);
+    throw new SlaError('prometheus', `--azure-auth ${source}: ${errorMessage(error)}`);
   }
   let cached: { token: string; expiresAtMs: number } | undefined;
   return async () => {
@@ -163,7 +164,7 @@ function azureBearerToken(source: AzureAuthSource): BearerTokenSource {
     try {
       cached = await provider.requestToken();
     } catch (error) {
-      throw new SlaError('prometheus', `--azure-auth ${source}: no Entra token for ${AZURE_MONITOR_PROMETHEUS_SCOPE}: ${(error as Error).message}`);
+      throw new SlaError('prometheus', `--azure-auth ${source}: no Entra token for ${AZURE_MONITOR_PROMETHEUS_SCOPE}: ${errorMessage(error)}`);
     }
     return cached.token;
   };
