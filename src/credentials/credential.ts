@@ -1,5 +1,6 @@
 /** Credentials as a connection sees them: access keys and Entra tokens look the same. */
-import type { Clock, TimerHandle } from '../shared/clock.ts';
+import type { Clock } from '../shared/clock.ts';
+import { settlesWithin } from '../shared/timeout.ts';
 
 export interface RedisAuth {
   /** ACL user; absent means the `default` user (legacy AUTH password). */
@@ -50,12 +51,7 @@ export async function usableAuth(credential: Credential, clock: Clock, timeoutMs
   } catch (error) {
     if (!(error instanceof CredentialUnavailableError) || credential.demand === undefined) throw error;
   }
-  let timer: TimerHandle | undefined;
-  const givenUp = new Promise<void>((resolve) => {
-    timer = clock.setTimeout(resolve, timeoutMs);
-  });
   // A wait that runs out is reported by current() below, as the missing secret it is, not as a timeout.
-  await Promise.race([credential.demand(), givenUp]);
-  if (timer !== undefined) clock.clearTimeout(timer);
+  await settlesWithin(credential.demand(), timeoutMs, clock);
   return credential.current();
 }

@@ -3,6 +3,7 @@
  * Generic over where tokens come from (an `IdentityProvider`); all time comes from the Clock.
  */
 import type { Clock, TimerHandle } from '../shared/clock.ts';
+import { raceTimeout } from '../shared/timeout.ts';
 import { CredentialUnavailableError } from './credential.ts';
 import type { Credential, RedisAuth } from './credential.ts';
 import { TokenClaimsError, readTokenClaims } from './jwt-claims.ts';
@@ -87,49 +88,28 @@ export function requestWithTimeout<T>(
   onTimeout: () => Error,
   outer?: AbortSignal,
 ): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    if (outer?.aborted) {
-      reject(new TokenRequestError('token request aborted', { kind: 'aborted', isRetryable: true }));
-      return;
-    }
-    const controller = new AbortController();
-    let settled = false;
-    const fail = (error: Error): void => {
-      finish();
-      controller.abort(error);
-      reject(error);
-    };
-    const onOuterAbort = (): void => {
-      if (!settled) fail(new TokenRequestError('token request aborted', { kind: 'aborted', isRetryable: true }));
-    };
-    const timer = clock.setTimeout(() => {
-      if (!settled) fail(onTimeout());
-    }, timeoutMs);
-    timer.unref?.();
-    function finish(): void {
-      settled = true;
-      clock.clearTimeout(timer);
-      outer?.removeEventListener('abort', onOuterAbort);
-    }
-    outer?.addEventListener('abort', onOuterAbort, { once: true });
-    let pending: Promise<T>;
-    try {
-      pending = work(controller.signal);
-    } catch (error) {
-      pending = Promise.reject(error);
-    }
-    pending.then(
-      (value) => {
-        if (settled) return;
-        finish();
-        resolve(value);
-      },
-      (error: unknown) => {
-        if (settled) return;
-        finish();
-        reject(error);
-      },
-    );
+  const aborted = (): TokenRequestError => new TokenRequestError('token request aborted', { kind: 'aborted', isRetryable: true });
+  // Already given up: the provider is not even asked.
+  if (outer?.aborted) return Promise.reject(aborted());
+  const controller = new AbortController();
+  // Whichever way the race is lost, the provider's signal says so, with the same error.
+  const abortWith = (error: Error): Error => {
+    controller.abort(error);
+    return error;
+  };
+  let pending: Promise<T>;
+  try {
+    pending = work(controller.signal);
+  } catch (error) {
+    pending = Promise.reject(error);
+  }
+  return raceTimeout(pending, timeoutMs, clock, {
+    onTimeout: () => {
+      throw abortWith(onTimeout());
+    },
+    ...(outer ? { signal: outer } : {}),
+    onAbort: () => abortWith(aborted()),
+    unref: true,
   });
 }
 

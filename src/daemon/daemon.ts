@@ -31,6 +31,7 @@ import { createCredentialStatus } from '../http/credential-status.ts';
 import type { StatusReport, TargetStatusView } from '../http/status-page.ts';
 import type { WebConfig } from '../http/web-config.ts';
 import { describeError } from '../shared/error-text.ts';
+import { settlesWithin } from '../shared/timeout.ts';
 
 /** Everything the daemon takes from its composition root. */
 export interface DaemonDeps extends Omit<CredentialFactoryDeps, 'tokenObserver'> {
@@ -371,18 +372,6 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
       await server?.close();
     },
   };
-}
-
-/** Resolves true once `work` settles, or false after `timeoutMs`, whichever comes first. */
-function settlesWithin(work: Promise<unknown>, timeoutMs: number, clock: Clock): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = clock.setTimeout(() => resolve(false), timeoutMs);
-    const done = (): void => {
-      clock.clearTimeout(timer);
-      resolve(true);
-    };
-    work.then(done, done);
-  });
 }
 
 function describeStatus(status: ReturnType<StatusBoard['snapshot']>[number]): TargetStatusView {

@@ -1,6 +1,7 @@
 import { createTask } from 'node-cron';
 import type { Clock, TimerHandle } from '../shared/clock.ts';
 import type { CycleTrigger } from '../shared/probe-result.ts';
+import { settlesWithin } from '../shared/timeout.ts';
 
 /** Fires at each occurrence of a schedule; node-cron in production, a manual source in tests. */
 export interface TickSource {
@@ -180,13 +181,7 @@ export function createScheduler(options: {
       }
       const inFlight = [...jobs.values()].flatMap((state) => (state.current ? [state.current] : []));
       if (inFlight.length === 0) return true;
-      let timer: TimerHandle | undefined;
-      const timedOut = new Promise<false>((resolve) => {
-        timer = clock.setTimeout(() => resolve(false), graceMs);
-      });
-      const finished = await Promise.race([Promise.all(inFlight).then(() => true as const), timedOut]);
-      if (timer) clock.clearTimeout(timer);
-      return finished;
+      return settlesWithin(Promise.all(inFlight), graceMs, clock);
     },
     isLive() {
       if (!running) return false;
