@@ -7,8 +7,9 @@ import { raceTimeout } from '../shared/timeout.ts';
 import { CredentialUnavailableError } from './credential.ts';
 import type { Credential, RedisAuth } from './credential.ts';
 import { TokenClaimsError, readTokenClaims } from './jwt-claims.ts';
-import { DEFAULT_REFRESH_BEFORE_EXPIRY_MS, backoffDelayMs, refreshAtMs, validateBackoff } from './refresh-policy.ts';
-import type { BackoffPolicy } from './refresh-policy.ts';
+import { backoffDelayMs, validateBackoff } from '../shared/backoff.ts';
+import type { BackoffPolicy } from '../shared/backoff.ts';
+import { DEFAULT_REFRESH_BEFORE_EXPIRY_MS, refreshAtMs } from './refresh-policy.ts';
 
 /** A token as an identity provider hands it over (epoch milliseconds). */
 export interface AccessTokenResult {

@@ -291,6 +291,7 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
       redactor: deps.redactor,
       ...(credential ? { credential } : {}),
       instanceId: deps.instanceId,
+      random: deps.random,
       sink: maintenanceMetrics,
       ...deps.maintenance,
     });

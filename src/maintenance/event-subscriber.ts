@@ -1,4 +1,6 @@
 import type { Redis } from 'ioredis';
+import { backoffDelayMs, validateBackoff } from '../shared/backoff.ts';
+import type { BackoffPolicy } from '../shared/backoff.ts';
 import type { Clock, TimerHandle } from '../shared/clock.ts';
 import type { TargetConfig } from '../config/types.ts';
 import type { Credential } from '../credentials/credential.ts';
@@ -35,28 +37,38 @@ export interface EventSubscriberDeps {
   readonly credential?: Credential;
   /** CLIENT SETNAME value, so operators can tell this connection from the probe's. */
   readonly connectionName: string;
-  /** First retry delay; doubled per failed attempt up to `maxDelayMs`. */
+  /** First retry delay; doubled per failed attempt up to `maxDelayMs`, each ±20 %. */
   readonly initialDelayMs?: number;
   readonly maxDelayMs?: number;
+  /** Uniform in [0, 1): spreads the retries of many replicas that lost the same server at once. */
+  readonly random: () => number;
   /** Seam for tests that need to observe connections. */
   readonly createConnection?: ConnectionFactory;
 }
 
 export const DEFAULT_SUBSCRIBER_INITIAL_DELAY_MS = 1_000;
 export const DEFAULT_SUBSCRIBER_MAX_DELAY_MS = 60_000;
+/** The share of each retry delay left to chance, as the token manager's retries. */
+const RETRY_JITTER = 0.2;
 
 /**
  * Subscribes to AzureRedisEvents on a connection of its own (a subscribed RESP2 connection accepts no
  * other commands). Authentication happens once, at connect: ioredis cannot re-AUTH a subscriber, so
  * when the credential rotates (Entra tokens expire) a new connection is opened with the new secret and
  * subscribed, and only then is the old one closed. Lost connections are re-established with
- * exponential backoff; the delay also applies after a subscription that drops at once, so a flapping
+ * jittered exponential backoff; the delay also applies after a subscription that drops at once, so a flapping
  * server cannot cause a tight reconnect loop.
  */
 export function createEventSubscriber(target: TargetConfig, deps: EventSubscriberDeps, observer: EventSubscriberObserver): EventSubscriber {
   const { clock, credential } = deps;
   const initialDelayMs = deps.initialDelayMs ?? DEFAULT_SUBSCRIBER_INITIAL_DELAY_MS;
-  const maxDelayMs = Math.max(initialDelayMs, deps.maxDelayMs ?? DEFAULT_SUBSCRIBER_MAX_DELAY_MS);
+  const backoff: BackoffPolicy = {
+    initialMs: initialDelayMs,
+    maxMs: Math.max(initialDelayMs, deps.maxDelayMs ?? DEFAULT_SUBSCRIBER_MAX_DELAY_MS),
+    multiplier: 2,
+    jitter: RETRY_JITTER,
+  };
+  validateBackoff(backoff);
   let active: Redis | undefined;
   /** The connection of the attempt in flight, so close() can abort it. */
   let opening: Redis | undefined;
@@ -69,7 +81,7 @@ export function createEventSubscriber(target: TargetConfig, deps: EventSubscribe
   let closed = false;
   let unsubscribeCredential: (() => void) | undefined;
 
-  const nextDelayMs = (): number => Math.min(maxDelayMs, initialDelayMs * 2 ** Math.min(failures++, 30));
+  const nextDelayMs = (): number => backoffDelayMs(++failures, backoff, deps.random);
 
   const scheduleAttempt = (reason: SubscribeReason, delayMs: number): void => {
     if (closed || retryTimer) return;

@@ -24,7 +24,7 @@ export interface MaintenanceMonitor {
 }
 
 /** What a monitor needs; the subscriber seams pass through for tests. */
-export interface MaintenanceMonitorDeps extends Pick<EventSubscriberDeps, 'initialDelayMs' | 'maxDelayMs' | 'createConnection'> {
+export interface MaintenanceMonitorDeps extends Pick<EventSubscriberDeps, 'initialDelayMs' | 'maxDelayMs' | 'random' | 'createConnection'> {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly redactor: SecretRedactor;
@@ -81,6 +81,7 @@ export function createMaintenanceMonitor(target: TargetConfig, deps: Maintenance
       clock: deps.clock,
       ...(deps.credential ? { credential: deps.credential } : {}),
       connectionName: `redis-probe:${deps.instanceId}:${target.name}:events`,
+      random: deps.random,
       ...(deps.initialDelayMs !== undefined ? { initialDelayMs: deps.initialDelayMs } : {}),
       ...(deps.maxDelayMs !== undefined ? { maxDelayMs: deps.maxDelayMs } : {}),
       ...(deps.createConnection ? { createConnection: deps.createConnection } : {}),

@@ -10,7 +10,7 @@ import type {
   TokenManagerOptions,
   TokenObserver,
 } from '../../src/credentials/token-manager.ts';
-import type { BackoffPolicy } from '../../src/credentials/refresh-policy.ts';
+import type { BackoffPolicy } from '../../src/shared/backoff.ts';
 import { CredentialUnavailableError } from '../../src/credentials/credential.ts';
 import type { RedisAuth } from '../../src/credentials/credential.ts';
 import { FakeClock } from '../support/fake-clock.ts';

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { TokenRequestError, createTokenManager } from '../../src/credentials/token-manager.ts';
 import type { AccessTokenResult, IdentityProvider, TokenManager } from '../../src/credentials/token-manager.ts';
-import type { BackoffPolicy } from '../../src/credentials/refresh-policy.ts';
+import type { BackoffPolicy } from '../../src/shared/backoff.ts';
 import { createTargetProbe } from '../../src/probe/probe.ts';
 import type { TargetProbe } from '../../src/probe/probe.ts';
 import type { CycleResult } from '../../src/shared/probe-result.ts';

@@ -71,6 +71,8 @@ function watch(target: TargetConfig, options: { credential?: Credential } = {}) 
     sink: metrics.registerMaintenance(target.name),
     initialDelayMs: 50,
     maxDelayMs: 200,
+    // The middle of the jitter range: the delays are the exponential ones exactly.
+    random: () => 0.5,
     ...(options.credential ? { credential: options.credential } : {}),
   });
   monitors.push(monitor);
