@@ -8,7 +8,8 @@ import type { TargetRunner } from '../probe/probe.ts';
 import { formatAddress } from '../shared/address.ts';
 import type { HostPort } from '../shared/address.ts';
 import type { ClusterPrimary, ClusterTopology } from './discover.ts';
-import { DiscoveryFailedError, fetchTopology } from './discovery-connection.ts';
+import { fetchTopology } from './discovery-connection.ts';
+import { StepFailedError } from '../probe/timed-step.ts';
 import { crc16, CLUSTER_SLOT_COUNT, hashTagForRanges, slotInRanges } from './slot-key.ts';
 import { describeError } from '../shared/error-text.ts';
 
@@ -23,7 +24,7 @@ interface NodeEntry {
   readonly probe: TargetProbe;
 }
 
-type RefreshOutcome = { readonly ok: true; readonly changed: boolean } | { readonly ok: false; readonly error: DiscoveryFailedError; readonly timings: StepTiming[] };
+type RefreshOutcome = { readonly ok: true; readonly changed: boolean } | { readonly ok: false; readonly error: StepFailedError; readonly timings: StepTiming[] };
 
 /**
  * Probes every primary of a Redis Cluster: discovers them through the configured endpoint, gives each
@@ -107,7 +108,7 @@ export function createClusterRunner(target: ClusterTargetConfig, deps: ProbeDeps
         connectedHost: entry.primary.host,
       })),
     ].filter((candidate, index) => index === 0 || formatAddress(candidate.endpoint) !== formatAddress(seed));
-    let first: { error: DiscoveryFailedError; timings: StepTiming[] } | undefined;
+    let first: { error: StepFailedError; timings: StepTiming[] } | undefined;
     for (const candidate of candidates) {
       const timings: StepTiming[] = [];
       try {
@@ -117,12 +118,12 @@ export function createClusterRunner(target: ClusterTargetConfig, deps: ProbeDeps
         refreshRequested = false;
         return { ok: true, changed };
       } catch (error) {
-        const failure = error instanceof DiscoveryFailedError ? error : new DiscoveryFailedError('discover', error);
+        const failure = error instanceof StepFailedError ? error : new StepFailedError('discover', error);
         first ??= { error: failure, timings };
       }
     }
     refreshRequested = true;
-    return { ok: false, ...(first as { error: DiscoveryFailedError; timings: StepTiming[] }) };
+    return { ok: false, ...(first as { error: StepFailedError; timings: StepTiming[] }) };
   };
 
   const refreshDue = (): boolean =>

@@ -9,7 +9,9 @@ import { classifyError, UnexpectedReplyError } from './classify-error.ts';
 import { countClients, parseClientList } from './client-list.ts';
 import type { SecretRedactor } from '../shared/secrets.ts';
 import { withTimeout } from '../shared/timeout.ts';
-import { isReplyError, openConnection as openRedisConnection, sendAuth, setUpSession } from './redis-connection.ts';
+import { isReplyError, isUnknownCommand, openConnection as openRedisConnection, sendAuth, setUpSession } from './redis-connection.ts';
+import { StepFailedError, timedStep } from './timed-step.ts';
+import type { StepLimits } from './timed-step.ts';
 import type { ConnectionFactory } from './redis-connection.ts';
 import { describeError } from '../shared/error-text.ts';
 
@@ -46,18 +48,6 @@ interface ProbeWrite {
   done: boolean;
 }
 
-/** Thrown inside a cycle to end it at a given step; the reason comes from classifyError. */
-class StepFailed extends Error {
-  override readonly name = 'StepFailed';
-  readonly step: Step;
-  readonly error: unknown;
-  constructor(step: Step, error: unknown) {
-    super(`${step} failed`);
-    this.step = step;
-    this.error = error;
-  }
-}
-
 export function createTargetProbe(target: TargetConfig, deps: ProbeDeps): TargetProbe {
   const { clock, credential } = deps;
   const connectionName = `redis-probe:${deps.instanceId}:${target.name}`;
@@ -78,32 +68,14 @@ export function createTargetProbe(target: TargetConfig, deps: ProbeDeps): Target
     }
   };
 
-  /** Runs one step under the step timeout: records its duration, or rejects with StepFailed naming it. */
-  const step = <T>(name: Step, timings: StepTiming[], work: () => Promise<T>): Promise<T> => {
-    const started = clock.monotonicMs();
-    let pending: Promise<T>;
-    try {
-      pending = work();
-    } catch (error) {
-      pending = Promise.reject(error);
-    }
-    // Plain reactions rather than an async wrapper: every cycle runs this for each step, 100 cycles a second at scale.
-    return withTimeout(pending, target.timeoutMs, clock, name).then(
-      (value) => {
-        timings.push({ step: name, durationMs: clock.monotonicMs() - started });
-        return value;
-      },
-      (error: unknown) => {
-        throw new StepFailed(name, error);
-      },
-    );
-  };
+  const limits: StepLimits = { clock, timeoutMs: target.timeoutMs };
+  const step = <T>(name: Step, timings: StepTiming[], work: () => Promise<T>): Promise<T> => timedStep(name, timings, limits, work);
 
   const openConnection = async (timings: StepTiming[], observations: Observations): Promise<Redis> => {
     dropConnection();
     // A cycle may wait here for a token: before any socket exists, and none is opened once close() ran.
     const auth = credential ? await currentAuth(credential, clock, target.timeoutMs) : undefined;
-    if (closed) throw new StepFailed('connect', new Error('the probe was closed'));
+    if (closed) throw new StepFailedError('connect', new Error('the probe was closed'));
     const opened = openRedisConnection(target, deps.createConnection);
     const connection = opened.redis;
     client = connection;
@@ -177,7 +149,7 @@ export function createTargetProbe(target: TargetConfig, deps: ProbeDeps): Target
       try {
         await step(name, timings, () => sendCommand(name, connection, write, observations));
       } catch (error) {
-        const cause = error instanceof StepFailed ? error.error : error;
+        const cause = error instanceof StepFailedError ? error.error : error;
         const reason = classifyError(cause);
         if (OPTIONAL_STEPS.has(name) && (reason === 'noperm' || isUnknownCommand(cause))) {
           unsupported.push(name);
@@ -216,8 +188,8 @@ export function createTargetProbe(target: TargetConfig, deps: ProbeDeps): Target
         await runCommands(connection, timings, observations, unsupported);
         return finish();
       } catch (error) {
-        const failedStep = error instanceof StepFailed ? error.step : 'connect';
-        const cause = error instanceof StepFailed ? error.error : error;
+        const failedStep = error instanceof StepFailedError ? error.step : 'connect';
+        const cause = error instanceof StepFailedError ? error.error : error;
         const reason = classifyError(cause);
         // A session that failed to open, timed out or broke is in an unknown state: start afresh next cycle.
         // (A refused AUTH leaves the connection usable as the default user, so it must not be reused.)
@@ -248,7 +220,7 @@ async function currentAuth(credential: Credential, clock: Clock, timeoutMs: numb
   try {
     return await usableAuth(credential, clock, timeoutMs);
   } catch (error) {
-    throw new StepFailed('auth', error);
+    throw new StepFailedError('auth', error);
   }
 }
 
@@ -259,10 +231,6 @@ function peerCertificateExpiry(connection: Redis): number | undefined {
   const notAfter = socket.getPeerCertificate().valid_to;
   const parsed = notAfter ? Date.parse(notAfter) : NaN;
   return Number.isNaN(parsed) ? undefined : parsed;
-}
-
-function isUnknownCommand(error: unknown): boolean {
-  return isReplyError(error) && /^ERR unknown (sub)?command/i.test((error as Error).message);
 }
 
 /** What the daemon schedules for one configured target: one endpoint, or every node of a cluster. */

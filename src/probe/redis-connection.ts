@@ -140,3 +140,8 @@ export function sendAuth(redis: Redis, auth: RedisAuth): Promise<unknown> {
 export function isReplyError(error: unknown): boolean {
   return error instanceof Error && error.name === 'ReplyError';
 }
+
+/** The server does not know the command or subcommand (older Redis, or one a managed service left out). */
+export function isUnknownCommand(error: unknown): boolean {
+  return isReplyError(error) && /^ERR unknown (sub)?command/i.test((error as Error).message);
+}
