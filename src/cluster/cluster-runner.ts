@@ -1,8 +1,8 @@
-import { isIP } from 'node:net';
 import { classifyError } from '../probe/classify-error.ts';
 import type { ClusterConfig, TargetConfig } from '../config/types.ts';
 import type { CycleResult, CycleTrigger, StepTiming } from '../shared/probe-result.ts';
 import { createTargetProbe } from '../probe/probe.ts';
+import { tlsServername } from '../probe/redis-connection.ts';
 import type { ProbeDeps, TargetProbe } from '../probe/probe.ts';
 import type { TargetRunner } from '../probe/probe.ts';
 import { formatAddress } from '../shared/address.ts';
@@ -41,7 +41,7 @@ export function createClusterRunner(target: ClusterTargetConfig, deps: ProbeDeps
   let closed = false;
 
   // Announced addresses are usually IPs, absent from the certificate: keep verifying against the configured name.
-  const servername = target.tls.servername ?? (isIP(target.host) ? undefined : target.host);
+  const servername = tlsServername(target);
   // The seed and each node are probed like single endpoints.
   const single: TargetConfig = { ...target, cluster: undefined };
   const nodeTarget = (reachable: HostPort, keyPrefix: string): TargetConfig => ({

@@ -34,10 +34,15 @@ export function connectionOptions(endpoint: Endpoint): RedisOptions {
   };
 }
 
-/** TLS settings: the configured server name, else the host when it is a name (an IP cannot be an SNI name). */
+/** The TLS server name to send and verify: the configured one, else the host when it is a name (an IP cannot be an SNI name). */
+export function tlsServername(endpoint: Pick<Endpoint, 'host' | 'tls'>): string | undefined {
+  return endpoint.tls.servername ?? (isIP(endpoint.host) ? undefined : endpoint.host);
+}
+
+/** TLS settings of every connection of ours. */
 export function tlsOptions(endpoint: Pick<Endpoint, 'host' | 'tls'>): NonNullable<RedisOptions['tls']> {
   const { tls } = endpoint;
-  const servername = tls.servername ?? (isIP(endpoint.host) ? undefined : endpoint.host);
+  const servername = tlsServername(endpoint);
   return {
     rejectUnauthorized: tls.verify,
     ...(servername !== undefined ? { servername } : {}),
