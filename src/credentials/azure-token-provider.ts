@@ -7,10 +7,10 @@ import { rootCertificates } from 'node:tls';
 import type * as Identity from '@azure/identity';
 import type { TokenCredential } from '@azure/identity';
 import type { Clock } from '../shared/clock.ts';
-import { TokenRequestError, requestWithTimeout } from './token-manager.ts';
-import type { AccessTokenResult, IdentityProvider, TokenFailureKind, TokenRequestOptions } from './token-manager.ts';
+import { TokenRequestError, requestWithTimeout } from './token-request.ts';
+import type { AccessTokenResult, IdentityProvider, TokenFailureKind, TokenRequestOptions } from './token-request.ts';
 
-export type { AccessTokenResult, IdentityProvider } from './token-manager.ts';
+export type { AccessTokenResult, IdentityProvider } from './token-request.ts';
 
 /** The scope of Azure Cache for Redis and Azure Managed Redis data-plane tokens. */
 export const REDIS_SCOPE = 'https://redis.azure.com/.default';

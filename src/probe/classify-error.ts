@@ -1,8 +1,8 @@
 import { StepTimeoutError } from '../shared/timeout.ts';
 import type { FailureReason } from '../shared/probe-result.ts';
 import { CredentialUnavailableError } from '../credentials/credential.ts';
-import { TokenRequestError } from '../credentials/token-manager.ts';
-import type { TokenFailureKind } from '../credentials/token-manager.ts';
+import { TokenRequestError } from '../credentials/token-request.ts';
+import type { TokenFailureKind } from '../credentials/token-request.ts';
 
 /** The server answered, but not what the protocol promised (wrong value, malformed reply). */
 export class UnexpectedReplyError extends Error {

@@ -7,7 +7,7 @@ import {
   CredentialUnavailableError,
 } from '@azure/identity';
 import { REDIS_SCOPE, createAzureTokenProvider, describeAzureError } from '../../src/credentials/azure-token-provider.ts';
-import { TokenRequestError } from '../../src/credentials/token-manager.ts';
+import { TokenRequestError } from '../../src/credentials/token-request.ts';
 import { systemClock } from '../../src/shared/clock.ts';
 import { makeFakeJwt } from '../support/fake-token-endpoint.ts';
 

@@ -1,15 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TokenRequestError, createTokenManager, requestWithTimeout, toTokenRequestError } from '../../src/credentials/token-manager.ts';
-import type {
-  AccessTokenResult,
-  IdentityProvider,
-  RefreshFailedEvent,
-  TokenAcquiredEvent,
-  TokenManager,
-  TokenManagerOptions,
-  TokenObserver,
-} from '../../src/credentials/token-manager.ts';
+import { createTokenManager } from '../../src/credentials/token-manager.ts';
+import { TokenRequestError, requestWithTimeout, toTokenRequestError } from '../../src/credentials/token-request.ts';
+import type { RefreshFailedEvent, TokenAcquiredEvent, TokenManager, TokenManagerOptions, TokenObserver } from '../../src/credentials/token-manager.ts';
+import type { AccessTokenResult, IdentityProvider } from '../../src/credentials/token-request.ts';
 import type { BackoffPolicy } from '../../src/shared/backoff.ts';
 import { CredentialUnavailableError } from '../../src/credentials/credential.ts';
 import type { RedisAuth } from '../../src/credentials/credential.ts';

@@ -1,7 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { TokenRequestError, createTokenManager } from '../../src/credentials/token-manager.ts';
-import type { AccessTokenResult, IdentityProvider, TokenManager } from '../../src/credentials/token-manager.ts';
+import { createTokenManager } from '../../src/credentials/token-manager.ts';
+import { TokenRequestError } from '../../src/credentials/token-request.ts';
+import type { TokenManager } from '../../src/credentials/token-manager.ts';
+import type { AccessTokenResult, IdentityProvider } from '../../src/credentials/token-request.ts';
 import type { BackoffPolicy } from '../../src/shared/backoff.ts';
 import { createTargetProbe } from '../../src/probe/probe.ts';
 import type { TargetProbe } from '../../src/probe/probe.ts';
