@@ -7,7 +7,7 @@ import { rootCertificates } from 'node:tls';
 import type * as Identity from '@azure/identity';
 import type { TokenCredential } from '@azure/identity';
 import type { Clock } from '../shared/clock.ts';
-import { TokenRequestError, requestWithTimeout } from './token-request.ts';
+import { TokenRequestError, checkTokenAnswer, requestWithTimeout } from './token-request.ts';
 import type { AccessTokenResult, IdentityProvider, TokenFailureKind, TokenRequestOptions } from './token-request.ts';
 
 export type { AccessTokenResult, IdentityProvider } from './token-request.ts';
@@ -173,25 +173,9 @@ export function createAzureTokenProvider(source: EntraSource, options: AzureToke
     } catch (error) {
       throw describeAzureError(className, error);
     }
-    if (token === null || typeof token.token !== 'string' || token.token === '') {
-      throw new TokenRequestError(`${className}: the token endpoint returned no token`, {
-        kind: 'invalid_response',
-        isRetryable: true,
-      });
-    }
-    if (typeof token.expiresOnTimestamp !== 'number' || !Number.isFinite(token.expiresOnTimestamp)) {
-      throw new TokenRequestError(`${className}: the token endpoint returned a token without an expiry`, {
-        kind: 'invalid_response',
-        isRetryable: true,
-      });
-    }
-    return {
-      token: token.token,
-      expiresAtMs: token.expiresOnTimestamp,
-      ...(typeof token.refreshAfterTimestamp === 'number' && Number.isFinite(token.refreshAfterTimestamp)
-        ? { refreshAfterMs: token.refreshAfterTimestamp }
-        : {}),
-    };
+    // Checked here too, not only by the token manager: `redis-probe sla` uses this provider on its own.
+    const answer = token && { token: token.token, expiresAtMs: token.expiresOnTimestamp, refreshAfterMs: token.refreshAfterTimestamp };
+    return checkTokenAnswer(answer, `${className}: the token endpoint`);
   }
 
   return {

@@ -9,7 +9,7 @@ import { TokenClaimsError, readTokenClaims } from './jwt-claims.ts';
 import { backoffDelayMs, validateBackoff } from '../shared/backoff.ts';
 import type { BackoffPolicy } from '../shared/backoff.ts';
 import { DEFAULT_REFRESH_BEFORE_EXPIRY_MS, refreshAtMs } from './refresh-policy.ts';
-import { TokenRequestError, requestWithTimeout, toTokenRequestError } from './token-request.ts';
+import { TokenRequestError, checkTokenAnswer, requestWithTimeout, toTokenRequestError } from './token-request.ts';
 import type { AccessTokenResult, IdentityProvider } from './token-request.ts';
 
 /** Emitted when a new token (later expiry than the previous one) was accepted. */
@@ -172,30 +172,14 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
 
   /** Validates a provider answer into a token to hold; throws TokenRequestError. */
   function accept(result: AccessTokenResult, nowMs: number): HeldToken {
-    if (typeof result.token !== 'string' || result.token === '') {
-      throw new TokenRequestError(`${label}: the identity provider returned no token`, {
-        kind: 'invalid_response',
-        isRetryable: true,
-      });
-    }
-    if (typeof result.expiresAtMs !== 'number' || !Number.isFinite(result.expiresAtMs)) {
-      throw new TokenRequestError(`${label}: the identity provider returned a token without an expiry`, {
-        kind: 'invalid_response',
-        isRetryable: true,
-      });
-    }
-    if (result.expiresAtMs <= nowMs) {
-      throw new TokenRequestError(
-        `${label}: the identity provider returned a token that had already expired (at ${new Date(result.expiresAtMs).toISOString()})`,
-        { kind: 'invalid_response', isRetryable: true },
-      );
-    }
+    // Any provider's answer, scripted fakes included, is checked here; @azure/identity's also on its way in.
+    const answer = checkTokenAnswer(result, `${label}: the identity provider`, nowMs);
     let principal = options.username;
     if (principal === undefined) {
       let oid: string | undefined;
       let why = 'it has no oid claim';
       try {
-        oid = readTokenClaims(result.token).oid;
+        oid = readTokenClaims(answer.token).oid;
       } catch (error) {
         // TokenClaimsError messages describe the token's shape only; anything else is not repeated.
         why = error instanceof TokenClaimsError ? error.message : 'it could not be read';
@@ -209,13 +193,11 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       principal = oid;
     }
     return {
-      auth: { username: principal, password: result.token },
+      auth: { username: principal, password: answer.token },
       principal,
       issuedAtMs: nowMs,
-      expiresAtMs: result.expiresAtMs,
-      ...(typeof result.refreshAfterMs === 'number' && Number.isFinite(result.refreshAfterMs)
-        ? { refreshAfterMs: result.refreshAfterMs }
-        : {}),
+      expiresAtMs: answer.expiresAtMs,
+      ...(answer.refreshAfterMs !== undefined ? { refreshAfterMs: answer.refreshAfterMs } : {}),
     };
   }
 

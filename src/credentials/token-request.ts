@@ -107,3 +107,29 @@ export function requestWithTimeout<T>(
     unref: true,
   });
 }
+
+/** A provider's answer as it came, before anything about it is trusted. */
+export interface TokenAnswer {
+  readonly token?: unknown;
+  readonly expiresAtMs?: unknown;
+  readonly refreshAfterMs?: unknown;
+}
+
+/**
+ * The one check of a token answer, for the @azure/identity provider and the token manager alike: a
+ * non-empty token, a finite expiry and, given `nowMs`, one still ahead; a refresh hint is kept only when it
+ * is a finite number. Otherwise throws a retryable `invalid_response` error that starts with `source`, the
+ * words for who answered (`DefaultAzureCredential: the token endpoint`).
+ */
+export function checkTokenAnswer(answer: TokenAnswer | null | undefined, source: string, nowMs?: number): AccessTokenResult {
+  const invalid = (what: string): TokenRequestError => new TokenRequestError(`${source} returned ${what}`, { kind: 'invalid_response', isRetryable: true });
+  const token = answer?.token;
+  if (typeof token !== 'string' || token === '') throw invalid('no token');
+  const expiresAtMs = answer?.expiresAtMs;
+  if (typeof expiresAtMs !== 'number' || !Number.isFinite(expiresAtMs)) throw invalid('a token without an expiry');
+  if (nowMs !== undefined && expiresAtMs <= nowMs) {
+    throw invalid(`a token that had already expired (at ${new Date(expiresAtMs).toISOString()})`);
+  }
+  const refreshAfterMs = answer?.refreshAfterMs;
+  return { token, expiresAtMs, ...(typeof refreshAfterMs === 'number' && Number.isFinite(refreshAfterMs) ? { refreshAfterMs } : {}) };
+}
