@@ -1,6 +1,6 @@
 import type { ClassifiedError } from '../probe/classify-error.ts';
 import type { CredentialConfig, TargetConfig } from '../config/types.ts';
-import { ENTRA_REDIS_SCOPE } from '../config/load-config.ts';
+import { ENTRA_REDIS_SCOPE } from '../config/resolve-config.ts';
 import { formatDurationMs } from '../config/duration.ts';
 import type { CommandStep } from '../shared/probe-result.ts';
 

@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { formatPath } from '../config/load-config.ts';
+import { formatPath } from '../config/issues.ts';
 import { errorMessage } from '../shared/error-text.ts';
 
 /**
