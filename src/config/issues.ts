@@ -24,8 +24,8 @@ export function reportDuplicates(names: readonly (string | undefined)[], field: 
   });
 }
 
-/** A file that could not be read, in words (`no such file`), else its error code. */
+/** Why a file could not be read, in words (`no such file`, `a directory`), else its error code. */
 export function describeFsError(error: unknown): string {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (code ?? 'unreadable');
+  return code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'a directory' : (code ?? 'unreadable');
 }

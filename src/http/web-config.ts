@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { formatPath } from '../config/issues.ts';
+import { describeFsError, formatPath } from '../config/issues.ts';
 import { errorMessage } from '../shared/error-text.ts';
 
 /**
@@ -209,9 +209,4 @@ function resolveTls(raw: RawTls | undefined, read: (file: string, field: string)
     minVersion,
     maxVersion,
   };
-}
-
-function describeFsError(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'a directory' : (code ?? 'unreadable');
 }

@@ -167,6 +167,16 @@ targets: [{ name: a, host: h, port: "\${REDIS_PORT}", db: "\${DB}" }]`;
     ]);
   });
 
+  it('says "a directory" for a secret file that is a directory, as the web config does (not EISDIR)', () => {
+    // The config and the web config each had a copy of describeFsError; only the web config's knew EISDIR.
+    const text = 'credentials: [{ name: k, type: access-key, passwordFile: . }]\ntargets: [{ name: a, host: h, credential: k }]';
+    assert.throws(
+      () => parseConfig(text, { ...sources(), baseDir: testdata }),
+      (error: unknown) =>
+        error instanceof ConfigError && error.issues.includes('credentials[0].passwordFile: cannot read . (a directory); check the path and the mount'),
+    );
+  });
+
   it('never echoes a secret value in its errors', () => {
     const text = 'credentials: [{ name: k, type: access-key, password: 12345, passwordFile: /nope/Sup3rSecretValue }]\ntargets: [{ name: a, host: h, credential: k }]';
     assert.throws(
