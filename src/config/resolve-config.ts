@@ -2,6 +2,7 @@
  * A schema-valid config file → the DaemonConfig that runs: every default filled in, every referenced file
  * read and checked, cross-references (credential names, shards, location) resolved, every issue collected.
  */
+import { LOCATION_PATTERN, LOCATION_RULE } from './schema.ts';
 import type { ConfigFile, RawCredential, RawTarget, RawTls } from './schema.ts';
 import { certificateProblem, keyMatchesCertificate, privateKeyProblem } from './pem.ts';
 import type { CredentialConfig, DaemonConfig, ShardConfig, TargetConfig, TlsConfig } from './types.ts';
@@ -13,6 +14,7 @@ import { describeFsError, formatPath, reportDuplicates } from './issues.ts';
 
 export const DEFAULT_HTTP_PORT = 9637;
 export const DEFAULT_SCHEDULE = '*/15 * * * * *';
+/** The scope of Azure Cache for Redis and Azure Managed Redis data-plane tokens: a credential's default. */
 export const ENTRA_REDIS_SCOPE = 'https://redis.azure.com/.default';
 
 /** What loading needs from the outside world, injectable for tests. */
@@ -110,14 +112,13 @@ export function resolveConfig(file: ConfigFile, rawTree: unknown, sources: Confi
 export const LOCATION_ENV = 'REDIS_PROBE_LOCATION';
 export const SHARD_INDEX_ENV = 'REDIS_PROBE_SHARD_INDEX';
 export const SHARD_COUNT_ENV = 'REDIS_PROBE_SHARD_COUNT';
-const LOCATION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function resolveLocation(fromFile: string | undefined, env: ConfigSources['env'], issues: string[]): string | undefined {
   const fromEnv = env[LOCATION_ENV];
   if (fromEnv === undefined || fromEnv === '') return fromFile;
   if (!LOCATION_PATTERN.test(fromEnv)) {
-    issues.push(`${LOCATION_ENV}: must be 1-63 characters of letters, digits, "_", ".", ":" or "-", starting with a letter or digit (got "${fromEnv.slice(0, 80)}")`);
+    issues.push(`${LOCATION_ENV}: ${LOCATION_RULE} (got "${fromEnv.slice(0, 80)}")`);
   }
   return fromEnv;
 }

@@ -4,6 +4,7 @@ import { validate as isValidCron } from 'node-cron';
 import { COMMAND_STEPS } from '../shared/probe-result.ts';
 import { parseDurationMs } from './duration.ts';
 import { parseAddress } from '../shared/address.ts';
+import { MAX_TIMER_DELAY_MS } from '../shared/clock.ts';
 
 /** The YAML file's shape. Unknown keys are errors; defaults are filled in by resolveConfig, not here. */
 
@@ -16,10 +17,7 @@ const duration = (what: string, minMs = 1) =>
     .transform((text) => parseDurationMs(text) as number)
     .refine((ms) => ms >= minMs, { error: `must be at least ${minMs}ms (${what})` })
     // Node runs a longer timer after 1 ms instead, so "30d" would mean "at once".
-    .refine((ms) => ms <= MAX_DURATION_MS, { error: `must be at most 24d (${what})` });
-
-/** The longest delay a Node timer honours: 2^31 - 1 ms, about 24.8 days. */
-const MAX_DURATION_MS = 2 ** 31 - 1;
+    .refine((ms) => ms <= MAX_TIMER_DELAY_MS, { error: `must be at most 24d (${what})` });
 
 /** Error text for a required field: "is required" when absent, `message` when mistyped. */
 const required = (message: string) => (issue: { input?: unknown }) => (issue.input === undefined ? 'is required' : message);
@@ -41,6 +39,10 @@ const port = numeric(
     .min(1, { error: 'must be 1-65535' })
     .max(65535, { error: 'must be 1-65535' }),
 );
+
+/** A `location` label value, from the file or from REDIS_PROBE_LOCATION. */
+export const LOCATION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$/;
+export const LOCATION_RULE = 'must be 1-63 characters of letters, digits, "_", ".", ":" or "-", starting with a letter or digit';
 
 const HOST_NAME = /^(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
@@ -210,9 +212,7 @@ export const configFileSchema = z.strictObject({
     .optional(),
   location: z
     .string({ error: 'must be a string such as westeurope' })
-    .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$/, {
-      error: 'must be 1-63 characters of letters, digits, "_", ".", ":" or "-", starting with a letter or digit (e.g. westeurope)',
-    })
+    .regex(LOCATION_PATTERN, { error: `${LOCATION_RULE} (e.g. westeurope)` })
     .optional(),
   shard: z
     .strictObject({

@@ -7,13 +7,11 @@ import { rootCertificates } from 'node:tls';
 import type * as Identity from '@azure/identity';
 import type { TokenCredential } from '@azure/identity';
 import type { Clock } from '../shared/clock.ts';
+import { ENTRA_REDIS_SCOPE } from '../config/resolve-config.ts';
 import { TokenRequestError, checkTokenAnswer, requestWithTimeout } from './token-request.ts';
 import type { AccessTokenResult, IdentityProvider, TokenFailureKind, TokenRequestOptions } from './token-request.ts';
 
 export type { AccessTokenResult, IdentityProvider } from './token-request.ts';
-
-/** The scope of Azure Cache for Redis and Azure Managed Redis data-plane tokens. */
-export const REDIS_SCOPE = 'https://redis.azure.com/.default';
 
 /** Which @azure/identity credential to use, with its settings (from the YAML config). */
 export type EntraSource =
@@ -157,7 +155,7 @@ function buildCredential(source: EntraSource, options: AzureTokenProviderOptions
  */
 export function createAzureTokenProvider(source: EntraSource, options: AzureTokenProviderOptions): IdentityProvider {
   if (!(options.timeoutMs > 0)) throw new RangeError(`timeoutMs must be > 0, got ${options.timeoutMs}`);
-  const scope = source.scope ?? REDIS_SCOPE;
+  const scope = source.scope ?? ENTRA_REDIS_SCOPE;
   let built: BuiltCredential;
   try {
     built = buildCredential(source, options);

@@ -2,6 +2,7 @@
  * Keeps one Entra access token fresh for one credential and presents it as a `Credential`.
  * Generic over where tokens come from (an `IdentityProvider`); all time comes from the Clock.
  */
+import { MAX_TIMER_DELAY_MS } from '../shared/clock.ts';
 import type { Clock, TimerHandle } from '../shared/clock.ts';
 import { CredentialUnavailableError } from './credential.ts';
 import type { Credential, RedisAuth } from './credential.ts';
@@ -83,8 +84,6 @@ export interface TokenManager extends Credential {
 
 /** Floor between two successful fetches, so a pathological token lifetime cannot spin the loop. */
 const MIN_REFRESH_DELAY_MS = 1000;
-/** setTimeout's limit; a longer delay would fire at once. */
-const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
 interface HeldToken {
   readonly auth: RedisAuth;

@@ -8,6 +8,9 @@ export interface Clock {
   clearTimeout(handle: TimerHandle): void;
 }
 
+/** The longest delay a Node timer honours (2^31 - 1 ms, about 24.8 days); a longer one fires after 1 ms. */
+export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
 /** Opaque timer handle; `unref` lets the process exit while only our timers remain. */
 export interface TimerHandle {
   unref?(): void;

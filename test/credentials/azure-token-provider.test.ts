@@ -6,7 +6,8 @@ import {
   AuthenticationRequiredError,
   CredentialUnavailableError,
 } from '@azure/identity';
-import { REDIS_SCOPE, createAzureTokenProvider, describeAzureError } from '../../src/credentials/azure-token-provider.ts';
+import { createAzureTokenProvider, describeAzureError } from '../../src/credentials/azure-token-provider.ts';
+import { ENTRA_REDIS_SCOPE } from '../../src/config/resolve-config.ts';
 import { TokenRequestError } from '../../src/credentials/token-request.ts';
 import { systemClock } from '../../src/shared/clock.ts';
 import { makeFakeJwt } from '../support/fake-token-endpoint.ts';
@@ -69,7 +70,7 @@ describe('describeAzureError', { timeout: 5000 }, () => {
 
   it('Entra rejections (msal message shape, no status) are not retryable and keep the codes only', () => {
     const error = new AuthenticationRequiredError({
-      scopes: [REDIS_SCOPE],
+      scopes: [ENTRA_REDIS_SCOPE],
       message: `invalid_client: Error(s): 700016, 7000215 - Timestamp: 2025-01-01 - Description: AADSTS700016: ${SECRET} ${LEAKED}`,
     });
     const described = describeAzureError('WorkloadIdentityCredential', error);

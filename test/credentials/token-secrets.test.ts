@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ManagedIdentityCredential } from '@azure/identity';
-import { REDIS_SCOPE, createAzureTokenProvider } from '../../src/credentials/azure-token-provider.ts';
+import { createAzureTokenProvider } from '../../src/credentials/azure-token-provider.ts';
+import { ENTRA_REDIS_SCOPE } from '../../src/config/resolve-config.ts';
 import type { EntraSource, IdentityProvider } from '../../src/credentials/azure-token-provider.ts';
 import { createTokenManager } from '../../src/credentials/token-manager.ts';
 import type { TokenManager, TokenObserver } from '../../src/credentials/token-manager.ts';
@@ -110,10 +111,10 @@ describe('no token or secret text in errors, events or current()', { timeout: 60
   it('the raw SDK error does carry the echoed token (so this test means something)', async () => {
     endpoint.setMode('ok');
     const raw = new ManagedIdentityCredential({ retryOptions: { maxRetries: 0 } });
-    await raw.getToken(REDIS_SCOPE);
+    await raw.getToken(ENTRA_REDIS_SCOPE);
     endpoint.setMode('down');
     try {
-      await assert.rejects(raw.getToken(REDIS_SCOPE), (error: unknown) => {
+      await assert.rejects(raw.getToken(ENTRA_REDIS_SCOPE), (error: unknown) => {
         assert.ok(error instanceof Error);
         assert.ok(error.message.includes(endpoint.issuedTokens().at(-1)!.token), 'expected the SDK to leak the token');
         return true;
