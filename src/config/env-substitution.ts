@@ -5,7 +5,8 @@ export interface SubstitutionIssue {
   readonly message: string;
 }
 
-const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** An environment variable name: letters, digits and `_`, not starting with a digit. */
+export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const LITERAL = 'write $${ for a literal "${"';
 
 /** Returns a copy of `tree` with references replaced; unset variables without fallback become issues. */
@@ -60,7 +61,7 @@ function substituteString(text: string, env: Readonly<Record<string, string | un
     const fallback = separator === -1 ? undefined : body.slice(separator + 2);
     index = close + 1;
     // A malformed reference stays as it was written, so the schema does not add a second issue for the field.
-    if (!NAME.test(name)) {
+    if (!ENV_NAME.test(name)) {
       report(`the reference at ${at} does not start with a variable name (letters, digits and "_", not starting with a digit); fix the name, or ${LITERAL}`);
       result += text.slice(dollar, index);
       continue;

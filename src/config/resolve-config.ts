@@ -2,6 +2,7 @@
  * A schema-valid config file → the DaemonConfig that runs: every default filled in, every referenced file
  * read and checked, cross-references (credential names, shards, location) resolved, every issue collected.
  */
+import { ENV_NAME } from './env-substitution.ts';
 import { LOCATION_PATTERN, LOCATION_RULE } from './schema.ts';
 import type { ConfigFile, RawCredential, RawTarget, RawTls } from './schema.ts';
 import { certificateProblem, keyMatchesCertificate, privateKeyProblem } from './pem.ts';
@@ -112,7 +113,6 @@ export function resolveConfig(file: ConfigFile, rawTree: unknown, sources: Confi
 export const LOCATION_ENV = 'REDIS_PROBE_LOCATION';
 export const SHARD_INDEX_ENV = 'REDIS_PROBE_SHARD_INDEX';
 export const SHARD_COUNT_ENV = 'REDIS_PROBE_SHARD_COUNT';
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function resolveLocation(fromFile: string | undefined, env: ConfigSources['env'], issues: string[]): string | undefined {
   const fromEnv = env[LOCATION_ENV];
@@ -200,7 +200,8 @@ function resolveCredential(
     const value = sources.env[name] ?? '';
     if (value !== '') return value;
     const rawText = fields.written([...path, key], name);
-    const reference = rawText === undefined ? undefined : /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(rawText)?.[1];
+    const inner = rawText === undefined ? undefined : /^\$\{(.*)\}$/.exec(rawText)?.[1];
+    const reference = inner !== undefined && ENV_NAME.test(inner) ? inner : undefined;
     if (rawText !== undefined) {
       const fix = reference !== undefined ? `the name of the variable: write ${key}: ${reference}` : 'the name of the variable that holds the value, without ${...}';
       issues.push(`${field}.${key}: names no environment variable that is set; ${notShown(rawText)}. ${key} takes ${fix}`);
