@@ -10,7 +10,7 @@ import type { HostPort } from '../shared/address.ts';
 import type { ClusterPrimary, ClusterTopology } from './discover.ts';
 import { fetchTopology } from './discovery-connection.ts';
 import { StepFailedError } from '../probe/timed-step.ts';
-import { crc16, CLUSTER_SLOT_COUNT, hashTagForRanges, slotInRanges } from './slot-key.ts';
+import { hashTagForRanges, keySlot, slotInRanges } from './slot-key.ts';
 import { describeError } from '../shared/error-text.ts';
 
 /** A target with `cluster` set: what createClusterRunner accepts. */
@@ -76,7 +76,7 @@ export function createClusterRunner(target: ClusterTargetConfig, deps: ProbeDeps
       if (seen.has(address)) continue;
       seen.add(address);
       const existing = nodes.get(address);
-      if (existing && slotInRanges(crc16(Buffer.from(existing.tag, 'latin1')) % CLUSTER_SLOT_COUNT, primary.slots)) {
+      if (existing && slotInRanges(keySlot(`{${existing.tag}}`), primary.slots)) {
         next.set(address, { ...existing, primary });
         continue;
       }

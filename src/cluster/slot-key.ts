@@ -52,7 +52,7 @@ export function hashTagForRanges(ranges: readonly SlotRange[]): string {
   if (valid.length === 0) throw new RangeError('no valid slot range to pick a hash tag for');
   for (let candidate = 0; candidate < MAX_TAG_CANDIDATES; candidate += 1) {
     const tag = String(candidate);
-    if (slotInRanges(crc16(Buffer.from(tag, 'latin1')) % CLUSTER_SLOT_COUNT, valid)) return tag;
+    if (slotInRanges(keySlot(`{${tag}}`), valid)) return tag;
   }
   throw new RangeError('no hash tag found for the slot ranges');
 }
