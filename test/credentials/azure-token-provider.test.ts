@@ -6,7 +6,8 @@ import {
   AuthenticationRequiredError,
   CredentialUnavailableError,
 } from '@azure/identity';
-import { createAzureTokenProvider, describeAzureError } from '../../src/credentials/azure-token-provider.ts';
+import { createAzureTokenProvider } from '../../src/credentials/azure-token-provider.ts';
+import { describeAzureError } from '../../src/credentials/azure-error.ts';
 import { ENTRA_REDIS_SCOPE } from '../../src/config/resolve-config.ts';
 import { TokenRequestError } from '../../src/credentials/token-request.ts';
 import { systemClock } from '../../src/shared/clock.ts';
