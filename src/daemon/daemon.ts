@@ -5,8 +5,6 @@ import type { Credential } from '../credentials/credential.ts';
 import type { CredentialFactoryDeps } from '../credentials/credential-factory.ts';
 import { createCredential } from '../credentials/credential-factory.ts';
 import { logCycle } from './cycle-log.ts';
-import { stepMillis } from '../shared/probe-result.ts';
-import { roundMs } from '../shared/probe-result.ts';
 import { startHttpServer } from '../http/http-server.ts';
 import type { HttpServer } from '../http/http-server.ts';
 import type { Logger } from '../logging/logger.ts';
@@ -25,10 +23,10 @@ import { summarizeClusterCycle } from '../cluster/roll-up.ts';
 import { createScheduler } from './scheduler.ts';
 import type { Scheduler, SchedulerObserver, TickSource } from './scheduler.ts';
 import type { SecretRedactor } from '../shared/secrets.ts';
-import { createStatusBoard } from './status-board.ts';
+import { createStatusBoard, statusView } from './status-board.ts';
 import type { StatusBoard } from './status-board.ts';
 import { createCredentialStatus } from '../http/credential-status.ts';
-import type { StatusReport, TargetStatusView } from '../http/status-page.ts';
+import type { StatusReport } from '../http/status-page.ts';
 import type { WebConfig } from '../http/web-config.ts';
 import { describeError } from '../shared/error-text.ts';
 import { settlesWithin } from '../shared/timeout.ts';
@@ -329,7 +327,7 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
           version: deps.version,
           location: current.location ?? null,
           shard: config.shard ? `${config.shard.index}/${config.shard.count}` : null,
-          targets: board.snapshot().map(describeStatus),
+          targets: board.snapshot().map(statusView),
           credentials: credentialStatus.snapshot(current.credentials.filter((credentialConfig) => credentials.has(credentialConfig.name))),
         }),
         logger,
@@ -371,27 +369,6 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
       for (const credential of credentials.values()) credential.close();
       const server = await httpStarting?.catch(() => undefined);
       await server?.close();
-    },
-  };
-}
-
-function describeStatus(status: ReturnType<StatusBoard['snapshot']>[number]): TargetStatusView {
-  const result = status.lastResult;
-  const lastFailure = status.lastFailure;
-  return {
-    target: status.target,
-    state: status.state,
-    since: status.since !== undefined ? new Date(status.since).toISOString() : undefined,
-    lastSuccess: status.lastSuccessAtMs !== undefined ? new Date(status.lastSuccessAtMs).toISOString() : null,
-    lastFailure: lastFailure ? { at: new Date(lastFailure.atMs).toISOString(), step: lastFailure.step, reason: lastFailure.reason } : null,
-    lastCycle: result && {
-      at: new Date(result.startedAtMs).toISOString(),
-      trigger: result.trigger,
-      durationMs: roundMs(result.durationMs),
-      steps: stepMillis(result),
-      failure: result.failure,
-      unsupportedSteps: result.unsupportedSteps,
-      clients: result.observations.clientCount,
     },
   };
 }

@@ -1,4 +1,6 @@
 import type { CommandStep, CycleResult, FailureReason } from '../shared/probe-result.ts';
+import { roundMs, stepMillis } from '../shared/probe-result.ts';
+import type { TargetStatusView } from '../http/status-page.ts';
 
 /** Each target's last result and its up/down state, for the status page and state-change logs. */
 export interface TargetStatus {
@@ -65,5 +67,27 @@ export function createStatusBoard(): StatusBoard {
       statuses.delete(target);
     },
     snapshot: () => [...statuses.values()],
+  };
+}
+
+/** One target's entry on the status page (`/`), from its board status. */
+export function statusView(status: TargetStatus): TargetStatusView {
+  const result = status.lastResult;
+  const lastFailure = status.lastFailure;
+  return {
+    target: status.target,
+    state: status.state,
+    since: status.since !== undefined ? new Date(status.since).toISOString() : undefined,
+    lastSuccess: status.lastSuccessAtMs !== undefined ? new Date(status.lastSuccessAtMs).toISOString() : null,
+    lastFailure: lastFailure ? { at: new Date(lastFailure.atMs).toISOString(), step: lastFailure.step, reason: lastFailure.reason } : null,
+    lastCycle: result && {
+      at: new Date(result.startedAtMs).toISOString(),
+      trigger: result.trigger,
+      durationMs: roundMs(result.durationMs),
+      steps: stepMillis(result),
+      failure: result.failure,
+      unsupportedSteps: result.unsupportedSteps,
+      clients: result.observations.clientCount,
+    },
   };
 }
