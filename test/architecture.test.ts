@@ -1,7 +1,8 @@
 /**
  * The layout README.md's architecture table describes is the layout src/ has: each folder imports only
  * the folders its row allows, no module imports itself back through others (type-only imports count),
- * prom-client and winston stay in their own folders, and only entry points sit at the top of src/.
+ * prom-client and winston stay in their own folders, only entry points sit at the top of src/, and no
+ * file is over MAX_LINES lines (a longer one holds more than one concern: split it along a seam).
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import ts from 'typescript';
 const ROOT = resolve(import.meta.dirname, '..');
 const SRC = join(ROOT, 'src');
 const ENTRY_POINTS = ['bin.ts', 'cli.ts'];
+const MAX_LINES = 400;
 /** Packages that belong to one concern: probe code, for one, must not depend on how results are exported. */
 const PACKAGE_HOMES: Readonly<Record<string, string>> = { 'prom-client': 'metrics', winston: 'logging' };
 
@@ -36,7 +38,8 @@ function readModule(path: string): Module {
   const file = relative(SRC, path);
   return {
     file,
-    lines: text.split('\n').length,
+    // As `wc -l` counts them: a final newline ends the last line rather than starting another.
+    lines: text.split('\n').length - (text.endsWith('\n') ? 1 : 0),
     imports: specifiers.filter((spec) => spec.startsWith('.')).map((spec) => relative(SRC, resolve(dirname(path), spec))),
     packages: specifiers.filter((spec) => !spec.startsWith('.') && !spec.startsWith('node:')),
   };
@@ -68,6 +71,10 @@ function layerViolations(modules: readonly Module[], rows: ReadonlyMap<string, R
       .filter((target) => folderOf(target) !== from && !allowed.has(folderOf(target)))
       .map((target) => `${module.file} imports ${target}, but src/${from}/ may import only: ${[...allowed].join(', ') || 'nothing'}`);
   });
+}
+
+function oversizedFiles(modules: readonly Module[]): string[] {
+  return modules.filter((module) => module.lines > MAX_LINES).map((module) => `${module.file}: ${module.lines} lines`);
 }
 
 function importCycles(modules: readonly Module[]): string[] {
@@ -111,18 +118,23 @@ describe('architecture', () => {
     assert.deepEqual(strays, []);
   });
 
+  it(`no file in src/ is over ${MAX_LINES} lines`, () => {
+    assert.deepEqual(oversizedFiles(modules), []);
+  });
+
   it('only the entry points sit at the top of src/', () => {
     assert.deepEqual(modules.map((module) => module.file).filter((file) => !file.includes('/')).sort(), ENTRY_POINTS);
   });
 
-
-  it('the checks bite: an import against the table and a cycle are both found', () => {
-    const fake = (file: string, imports: string[]): Module => ({ file, lines: 1, imports, packages: [] });
+  it('the checks bite: an import against the table, a cycle and a long file are all found', () => {
+    const fake = (file: string, imports: string[], lines = 1): Module => ({ file, lines, imports, packages: [] });
     const rows = new Map([['probe', new Set(['shared'])], ['shared', new Set<string>()]]);
     assert.deepEqual(layerViolations([fake('probe/probe.ts', ['metrics/x.ts', 'shared/clock.ts', 'probe/y.ts'])], rows), [
       'probe/probe.ts imports metrics/x.ts, but src/probe/ may import only: shared',
     ]);
     assert.deepEqual(importCycles([fake('a/a.ts', ['b/b.ts']), fake('b/b.ts', ['c/c.ts']), fake('c/c.ts', ['a/a.ts'])]), ['a/a.ts -> b/b.ts -> c/c.ts -> a/a.ts']);
     assert.deepEqual(importCycles([fake('a/a.ts', ['b/b.ts']), fake('b/b.ts', [])]), []);
+    assert.deepEqual(oversizedFiles([fake('a/long.ts', [], MAX_LINES + 1), fake('a/full.ts', [], MAX_LINES)]), [`a/long.ts: ${MAX_LINES + 1} lines`]);
+    assert.equal(readModule(join(SRC, 'shared', 'clock.ts')).lines, readFileSync(join(SRC, 'shared', 'clock.ts'), 'utf8').match(/\n/g)?.length);
   });
 });
