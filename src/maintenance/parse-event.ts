@@ -117,7 +117,9 @@ export function maintenanceEffect(type: MaintenanceEventType | 'unknown'): 'begi
       return 'begin';
     case 'ended':
       return 'end';
-    default:
+    case 'scheduled':
+    case 'scale_complete':
+    case 'unknown':
       return 'none';
   }
 }
