@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import type { Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import type { Clock } from '../shared/clock.ts';
@@ -124,7 +124,7 @@ export async function diagnoseTarget(target: TargetConfig, credentialConfig: Cre
     });
     set('auth', 'ok', authMs, auth ? `AUTH accepted for the user ${auth.username ?? 'default'}${target.db !== 0 ? `, SELECT ${target.db}` : ''}` : 'no credential configured: the default user, no AUTH sent');
 
-    await runCommands(target, live, opened.rootCause, deps, context, set);
+    await runCommands(target, live, (error) => opened.rootCause(error), deps, context, set);
   } catch (error) {
     failure = error instanceof LayerFailed ? error : fail('auth', error, null);
   } finally {
@@ -312,7 +312,8 @@ async function runCommands(
       }
       case 'set': {
         const ms = await run(step, async () => {
-          const reply = await connection.set(key, value, 'EX', ttlSeconds);
+          // Typed as 'OK' by ioredis, but a proxy or a non-Redis server may answer anything.
+          const reply: string = await connection.set(key, value, 'EX', ttlSeconds);
           if (reply !== 'OK') throw new UnexpectedReplyError('SET did not answer OK');
         });
         set(step, 'ok', ms, `SET ${key} EX ${ttlSeconds}`);
@@ -367,9 +368,10 @@ async function serverInfo(connection: Redis, target: TargetConfig, deps: Diagnos
 
 function describeTls(socket: TLSSocket | undefined): string {
   if (!socket || typeof socket.getPeerCertificate !== 'function') return 'handshake done';
-  const cert = socket.getPeerCertificate();
-  const subject = cert.subject?.CN ?? '?';
-  const issuer = cert.issuer?.CN ?? '?';
+  // An empty object when the server sent no certificate, whatever the types say.
+  const cert: Partial<PeerCertificate> = socket.getPeerCertificate();
+  const subject = [cert.subject?.CN ?? '?'].flat().join(',');
+  const issuer = [cert.issuer?.CN ?? '?'].flat().join(',');
   const notAfter = cert.valid_to ? Date.parse(cert.valid_to) : NaN;
   const expiry = Number.isNaN(notAfter) ? '' : `, expires ${new Date(notAfter).toISOString().slice(0, 10)} (in ${Math.floor((notAfter - Date.now()) / 86_400_000)} days)`;
   return `${socket.getProtocol() ?? 'TLS'}, certificate CN=${subject} issued by CN=${issuer}${expiry}`;

@@ -76,7 +76,7 @@ function observedConnector(observer: SocketObserver): NonNullable<RedisOptions['
 
     override async connect(...args: Parameters<StandaloneConnector['connect']>): ReturnType<StandaloneConnector['connect']> {
       const stream = await super.connect(...args);
-      observer(stream as Socket);
+      observer(stream);
       return stream;
     }
   };
