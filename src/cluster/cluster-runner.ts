@@ -173,7 +173,7 @@ export function createClusterRunner(target: ClusterTargetConfig, deps: ProbeDeps
           results = await Promise.all(
             [...nodes.values()].map((entry) => {
               const result = earlier.get(entry.probe);
-              return result && result.failure?.reason !== 'moved' ? result : probeNode(entry, trigger);
+              return result && result.failure?.reason !== 'moved' ? Promise.resolve(result) : probeNode(entry, trigger);
             }),
           );
         }

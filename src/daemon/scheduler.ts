@@ -163,7 +163,7 @@ export function createScheduler(options: {
       if (state.staggerTimer) clock.clearTimeout(state.staggerTimer);
       const group = groups.get(state.job.schedule);
       group?.jobs.delete(name);
-      if (group && group.jobs.size === 0) {
+      if (group?.jobs.size === 0) {
         stopGroup(group);
         groups.delete(state.job.schedule);
       }
