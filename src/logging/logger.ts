@@ -48,6 +48,7 @@ export function createLogger(options: {
             }),
           ),
     ),
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- winston declares its transports as interfaces
     transports: [transport],
   });
   // winston formats a line (timestamp, redaction, JSON) before its transport drops it for its level, so a
