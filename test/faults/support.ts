@@ -280,7 +280,7 @@ export function formatRows(rows: readonly FaultRow[]): string[] {
   return rows.map(
     (row) =>
       `${row.fault.padEnd(38)} ${row.observed.padEnd(52)} detected ${Math.round(row.detectedMs)} ms, ` +
-      `${row.recoveredMs === undefined ? 'no recovery (config fault)' : `recovered ${Math.round(row.recoveredMs)} ms`}`,
+      (row.recoveredMs === undefined ? 'no recovery (config fault)' : `recovered ${Math.round(row.recoveredMs)} ms`),
   );
 }
 
