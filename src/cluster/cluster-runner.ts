@@ -41,7 +41,7 @@ export function createClusterRunner(target: ClusterTargetConfig, deps: ProbeDeps
   // Announced addresses are usually IPs, absent from the certificate: keep verifying against the configured name.
   const servername = target.tls.servername ?? (isIP(target.host) ? undefined : target.host);
   // The seed and each node are probed like single endpoints.
-  const single: TargetConfig = { ...target, cluster: undefined };
+  const { cluster: _seedCluster, ...single } = target;
   const nodeTarget = (reachable: HostPort, keyPrefix: string): TargetConfig => ({
     ...single,
     host: reachable.host,

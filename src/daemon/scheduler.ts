@@ -48,13 +48,13 @@ export interface Scheduler {
 
 interface JobState {
   readonly job: ScheduledJob;
-  current?: Promise<void>;
-  staggerTimer?: TimerHandle;
+  current?: Promise<void> | undefined;
+  staggerTimer?: TimerHandle | undefined;
 }
 
 interface ScheduleGroup {
   readonly jobs: Map<string, JobState>;
-  handle?: TickHandle;
+  handle?: TickHandle | undefined;
   /** When the next tick should arrive; liveness fails once it is well overdue. */
   expectedNextAtMs: number;
   intervalMs: number;

@@ -2,7 +2,6 @@ import { isIP } from 'node:net';
 import type { Socket } from 'node:net';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { Redis } from 'ioredis';
-import type { RedisOptions } from 'ioredis';
 import type { Clock } from '../shared/clock.ts';
 import { classifyErrorCause, UnexpectedReplyError } from '../probe/classify-error.ts';
 import type { ClassifiedError, ConnectionPhase } from '../probe/classify-error.ts';
@@ -14,6 +13,7 @@ import { CredentialUnavailableError } from '../credentials/credential.ts';
 import type { TokenAcquiredEvent, TokenRequestError } from '../credentials/token-manager.ts';
 import type { CommandStep } from '../shared/probe-result.ts';
 import { openConnection, setUpSession } from '../probe/redis-connection.ts';
+import type { ConnectionOptions } from '../probe/redis-connection.ts';
 import type { SecretRedactor } from '../shared/secrets.ts';
 import { withTimeout } from '../shared/timeout.ts';
 import { hintFor } from './hints.ts';
@@ -81,7 +81,7 @@ export async function diagnoseTarget(target: TargetConfig, credentialConfig: Cre
     credential = token?.credential;
 
     // ioredis arms a 2 s timer on disconnect even for a stream that already closed, which would hold the process open.
-    const factory = (options: RedisOptions) => new Redis({ ...options, disconnectTimeout: 100 });
+    const factory = (options: ConnectionOptions) => new Redis({ ...options, disconnectTimeout: 100 });
     const opened = openConnection(target, factory, (socket) => observeSocket(socket, timeline, clock));
     connection = opened.redis;
     const startedMs = clock.monotonicMs();

@@ -115,7 +115,8 @@ export function createTargetProbe(target: TargetConfig, deps: ProbeDeps): Target
       await opened.connect();
       if (!auth) await openSession();
     });
-    observations.serverCertNotAfterMs = peerCertificateExpiry(connection);
+    const certNotAfterMs = peerCertificateExpiry(connection);
+    if (certNotAfterMs !== undefined) observations.serverCertNotAfterMs = certNotAfterMs;
     if (auth) await step('auth', timings, openSession);
     connection.once('close', () => {
       if (client === connection && !cycleRunning && !closed) for (const listener of lostListeners) listener();

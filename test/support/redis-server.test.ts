@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
-import type { RedisOptions } from 'ioredis';
+import type { ConnectionOptions } from '../../src/probe/redis-connection.ts';
 import { captureRedisError, RedisStartError, startRedis } from './redis-server.ts';
 import type { RedisServer } from './redis-server.ts';
 import { generateTlsCerts } from './tls-certs.ts';
@@ -38,7 +38,7 @@ async function withRedis(options: Parameters<typeof startRedis>[0], fn: (server:
 }
 
 /** A client that fails fast instead of retrying, closed by the caller. */
-function client(options: RedisOptions): Redis {
+function client(options: ConnectionOptions): Redis {
   const redis = new Redis({
     lazyConnect: true,
     connectTimeout: 2000,
@@ -52,7 +52,7 @@ function client(options: RedisOptions): Redis {
   return redis;
 }
 
-async function ping(options: RedisOptions): Promise<unknown> {
+async function ping(options: ConnectionOptions): Promise<unknown> {
   const redis = client(options);
   try {
     await redis.connect();
