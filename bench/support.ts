@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { Writable } from 'node:stream';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
-import type { RedisOptions } from 'ioredis';
+import type { ConnectionOptions } from '../src/probe/redis-connection.ts';
 import { systemClock } from '../src/shared/clock.ts';
 import { parseConfig } from '../src/config/load-config.ts';
 import type { DaemonConfig } from '../src/config/types.ts';
@@ -217,7 +217,7 @@ function nullStream(): Writable {
  * Exactly the connection options the probe uses (src/probe/redis-connection.ts) for a benchmark target on
  * `port`, so the bare loops measure the same client.
  */
-export function probeLikeOptions(port: number): RedisOptions {
+export function probeLikeOptions(port: number): ConnectionOptions {
   const [target] = benchConfig({ count: 1, ports: [port], schedule: '* * * * * *' }).targets;
   return connectionOptions(target!);
 }

@@ -261,13 +261,13 @@ function formatSample(sample: SoakSample & { final?: boolean }): string {
     .map(([outcome, count]) => `${outcome} ${count}`)
     .join(', ');
   return [
-    `${sample.final ? 'end' : `${sample.elapsedS}s`}`.padStart(7),
+    (sample.final ? 'end' : `${sample.elapsedS}s`).padStart(7),
     mb(sample.heapUsedBytes).padStart(11),
     mb(sample.rssBytes).padStart(8),
     String(sample.handles).padStart(8),
     `${delay.p50.toFixed(1)} / ${delay.p99.toFixed(1)} / ${delay.max.toFixed(1)} ms`.padStart(30),
     String(sample.cycles).padStart(9),
-    `${sample.controlFailures === 0 ? 'ok' : `${sample.controlFailures} failed`}`.padStart(8),
+    (sample.controlFailures === 0 ? 'ok' : `${sample.controlFailures} failed`).padStart(8),
     ` ${outcomes}`,
   ].join(' ');
 }

@@ -43,7 +43,7 @@ if (typeof process.execve === 'function') {
       return;
     }
     // End by the same signal, as a shell reports it; the code stands if that signal is ignored here.
-    process.exitCode = 128 + (constants.signals[signal] ?? 0);
+    process.exitCode = 128 + constants.signals[signal];
     process.kill(process.pid, signal);
   });
 }

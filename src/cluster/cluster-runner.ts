@@ -43,7 +43,7 @@ export function createClusterRunner(target: ClusterTargetConfig, deps: ProbeDeps
   // Announced addresses are usually IPs, absent from the certificate: keep verifying against the configured name.
   const servername = tlsServername(target);
   // The seed and each node are probed like single endpoints.
-  const single: TargetConfig = { ...target, cluster: undefined };
+  const { cluster: _seedCluster, ...single } = target;
   const nodeTarget = (reachable: HostPort, keyPrefix: string): TargetConfig => ({
     ...single,
     host: reachable.host,
@@ -175,7 +175,7 @@ export function createClusterRunner(target: ClusterTargetConfig, deps: ProbeDeps
           results = await Promise.all(
             [...nodes.values()].map((entry) => {
               const result = earlier.get(entry.probe);
-              return result && result.failure?.reason !== 'moved' ? result : probeNode(entry, trigger);
+              return result && result.failure?.reason !== 'moved' ? Promise.resolve(result) : probeNode(entry, trigger);
             }),
           );
         }

@@ -14,7 +14,7 @@ import { EXIT_CONFIG, EXIT_OK, EXIT_OUTPUT, EXIT_TARGET_FAILED } from './exit-co
 export async function onceCommand(config: DaemonConfig, targetName: string | undefined, redactor: SecretRedactor, logger: Logger): Promise<number> {
   const targets = targetName === undefined ? config.targets : config.targets.filter((target) => target.name === targetName);
   if (targets.length === 0) {
-    process.stderr.write(`redis-probe: no target named "${targetName}" (known: ${config.targets.map((t) => t.name).join(', ')})\n`);
+    process.stderr.write(`redis-probe: no target named "${targetName ?? ''}" (known: ${config.targets.map((t) => t.name).join(', ')})\n`);
     return EXIT_CONFIG;
   }
   const needed = new Set(targets.flatMap((target) => (target.credential ? [target.credential] : [])));
@@ -73,7 +73,10 @@ function writeStdout(text: string): Promise<void> {
     const onError = (error: Error): void => reject(error);
     process.stdout.on('error', onError);
     process.stdout.write(text, (error) => {
-      if (error) return reject(error);
+      if (error) {
+        reject(error);
+        return;
+      }
       process.stdout.off('error', onError);
       resolve();
     });

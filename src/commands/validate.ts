@@ -13,7 +13,7 @@ function describeWeb(web: WebConfig | undefined): string {
 }
 
 /** `redis-probe validate`: prints what the config would run, its load and its warnings. */
-export async function validateCommand(config: DaemonConfig, web?: WebConfig): Promise<number> {
+export function validateCommand(config: DaemonConfig, web?: WebConfig): number {
   const schedules = [...new Set(config.targets.map((target) => target.schedule))];
   process.stdout.write(
     [

@@ -35,7 +35,7 @@ export function loadConfig(path: string, sources: ConfigSources): DaemonConfig {
 export function parseConfig(text: string, sources: ConfigSources & { baseDir: string }): DaemonConfig {
   const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (document.errors.length > 0) {
-    throw new ConfigError(document.errors.map((error) => `yaml: ${error.message.split('\n')[0]}; fix the YAML syntax`));
+    throw new ConfigError(document.errors.map((error) => `yaml: ${error.message.split('\n')[0] ?? ''}; fix the YAML syntax`));
   }
   let raw: unknown;
   try {
@@ -82,5 +82,5 @@ function describeZodIssue(issue: ZodIssueLike): string {
     return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `"${key}"`).join(', ')}; remove or correct ${issue.keys.length > 1 ? 'them' : 'it'}`;
   }
   if (issue.code === 'invalid_type' && issue.message.endsWith('received undefined')) return 'is required';
-  return issue.message.startsWith('Invalid input') ? `${issue.message.replace(/^Invalid input: /, '')}` : issue.message;
+  return issue.message.startsWith('Invalid input') ? issue.message.replace(/^Invalid input: /, '') : issue.message;
 }

@@ -128,7 +128,7 @@ const entraCredential = z.strictObject({
   clientId: z.string({ error: 'must be a string' }).optional(),
   clientSecretFile: z.string({ error: 'must be a file path' }).optional(),
   clientSecretEnv: z.string({ error: 'must be an environment variable name' }).optional(),
-  authorityHost: z.string({ error: 'must be a URL' }).url({ error: 'must be a URL' }).optional(),
+  authorityHost: z.url({ error: 'must be a URL' }).optional(),
   /** For private clouds and authorities behind an inspecting proxy; off by default. */
   disableInstanceDiscovery: z.boolean({ error: 'must be true or false' }).optional(),
   /** Extra CA (PEM file) trusted for the authority host, on top of the system roots. */

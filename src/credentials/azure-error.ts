@@ -98,7 +98,7 @@ function gatherFacts(error: unknown): ErrorFacts {
     }
     queue.push(record['cause']);
     const nested = record['errors'];
-    if (Array.isArray(nested)) queue.push(...nested.slice(0, 8));
+    if (Array.isArray(nested)) queue.push(...(nested.slice(0, 8) as unknown[]));
   }
   return facts;
 }

@@ -43,11 +43,11 @@ export interface TokenExpiredEvent {
 
 /** Hooks for metrics and logs; all optional, and a throwing hook never disturbs the manager. */
 export interface TokenObserver {
-  onTokenAcquired?(event: TokenAcquiredEvent): void;
-  onRefreshFailed?(event: RefreshFailedEvent): void;
-  onTokenExpired?(event: TokenExpiredEvent): void;
+  readonly onTokenAcquired?: (event: TokenAcquiredEvent) => void;
+  readonly onRefreshFailed?: (event: RefreshFailedEvent) => void;
+  readonly onTokenExpired?: (event: TokenExpiredEvent) => void;
   /** An onChange listener threw; the others still ran. */
-  onListenerError?(event: { readonly credential: string; readonly error: unknown }): void;
+  readonly onListenerError?: (event: { readonly credential: string; readonly error: unknown }) => void;
 }
 
 /** Settings and dependencies of one token manager. */

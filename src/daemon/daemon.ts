@@ -244,6 +244,7 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
     }
     for (const credential of created.values()) pendingCredentials.add(credential);
     await Promise.all([...created.values()].map((credential) => credential.ready()));
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may have run during the wait
     if (!stopping) {
       reloadChanging = true;
       // Waits for in-flight cycles of the targets it stops (stop() cuts that wait short).
@@ -251,6 +252,7 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
     }
     for (const credential of created.values()) pendingCredentials.delete(credential);
     // Shutdown began while this reload waited: apply nothing more, and claim no success.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by stop() during the awaits
     if (stopping) {
       for (const credential of created.values()) credential.close();
       return abandoned(trigger);
@@ -339,6 +341,7 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
       // A credential that fails here keeps retrying; its targets fail with reason `token` meanwhile.
       await Promise.all([...credentials.values()].map((credential) => credential.ready()));
       // stop() was called while the first tokens were being fetched: start nothing.
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by stop() during the await
       if (stopping) return;
       scheduler.start();
       for (const running of targets.values()) running.maintenance?.monitor.start();

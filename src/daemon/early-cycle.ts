@@ -12,7 +12,7 @@ export interface EarlyCycleLimiter {
 interface TargetState {
   /** Monotonic start of the last extra cycle. */
   lastStartMs?: number;
-  timer?: TimerHandle;
+  timer?: TimerHandle | undefined;
   running: boolean;
 }
 

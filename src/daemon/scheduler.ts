@@ -49,13 +49,13 @@ export interface Scheduler {
 
 interface JobState {
   readonly job: ScheduledJob;
-  current?: Promise<void>;
-  staggerTimer?: TimerHandle;
+  current?: Promise<void> | undefined;
+  staggerTimer?: TimerHandle | undefined;
 }
 
 interface ScheduleGroup {
   readonly jobs: Map<string, JobState>;
-  handle?: TickHandle;
+  handle?: TickHandle | undefined;
   /** When the next tick should arrive; liveness fails once it is well overdue. */
   expectedNextAtMs: number;
   intervalMs: number;
@@ -94,9 +94,16 @@ export function createScheduler(options: {
       return state.current;
     }
     if (plannedAtMs !== undefined) observer.onRunStarted?.(state.job.name, Math.max(0, clock.now() - plannedAtMs));
+    // Never rejects: ticks fire and forget it, so a rejection here would be unhandled and end the process.
     const run = Promise.resolve()
       .then(() => state.job.run(trigger))
-      .catch((error: unknown) => observer.onRunError?.(state.job.name, error))
+      .catch((error: unknown) => {
+        try {
+          observer.onRunError?.(state.job.name, error);
+        } catch {
+          // The observer failed reporting a crash; nothing is left to report it to.
+        }
+      })
       .finally(() => {
         state.current = undefined;
       });
@@ -110,13 +117,13 @@ export function createScheduler(options: {
     for (const state of group.jobs.values()) {
       const offsetMs = stagger ? Math.floor(staggerFraction(state.job.name) * intervalMs) : 0;
       if (offsetMs === 0) {
-        launch(state, 'schedule', plannedAtMs);
+        void launch(state, 'schedule', plannedAtMs); // cannot reject: see launch
         continue;
       }
       if (state.staggerTimer) clock.clearTimeout(state.staggerTimer);
       state.staggerTimer = clock.setTimeout(() => {
         state.staggerTimer = undefined;
-        launch(state, 'schedule', plannedAtMs + offsetMs);
+        void launch(state, 'schedule', plannedAtMs + offsetMs); // cannot reject: see launch
       }, Math.max(0, plannedAtMs + offsetMs - clock.now()));
       state.staggerTimer.unref?.();
     }
@@ -157,7 +164,7 @@ export function createScheduler(options: {
       if (state.staggerTimer) clock.clearTimeout(state.staggerTimer);
       const group = groups.get(state.job.schedule);
       group?.jobs.delete(name);
-      if (group && group.jobs.size === 0) {
+      if (group?.jobs.size === 0) {
         stopGroup(group);
         groups.delete(state.job.schedule);
       }
@@ -221,6 +228,8 @@ export function cronTickSource(onWarning: (message: string) => void = () => unde
           },
         },
       );
+      // A task given a function runs inline: start() and destroy() return nothing. Their Promise arm is
+      // for tasks run in a child process, which this does not create.
       void task.start();
       return {
         stop: () => void task.destroy(),

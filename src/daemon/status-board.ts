@@ -45,13 +45,15 @@ export function createStatusBoard(): StatusBoard {
       const previous = statuses.get(result.target);
       const state = result.success ? 'up' : 'down';
       const changed = previous?.state !== state;
+      const lastSuccessAtMs = result.success ? result.startedAtMs + result.durationMs : previous?.lastSuccessAtMs;
+      const lastFailure = result.failure ? { atMs: result.startedAtMs, step: result.failure.step, reason: result.failure.reason } : previous?.lastFailure;
       statuses.set(result.target, {
         target: result.target,
         state,
         lastResult: result,
         since: changed ? result.startedAtMs : (previous.since ?? result.startedAtMs),
-        lastSuccessAtMs: result.success ? result.startedAtMs + result.durationMs : previous?.lastSuccessAtMs,
-        lastFailure: result.failure ? { atMs: result.startedAtMs, step: result.failure.step, reason: result.failure.reason } : previous?.lastFailure,
+        ...(lastSuccessAtMs !== undefined ? { lastSuccessAtMs } : {}),
+        ...(lastFailure !== undefined ? { lastFailure } : {}),
       });
       const previouslyUnsupported = previous?.lastResult?.unsupportedSteps ?? NO_STEPS;
       const newlyUnsupported =

@@ -18,7 +18,7 @@ export function tokenTelemetry(metrics: CredentialMetrics | undefined, logger: L
     onRefreshFailed({ credential, error, attempt, nextRetryInMs, tokenStillValid, durationMs }) {
       metrics?.refreshFailed(durationMs);
       // While the old token is valid this is routine; once it is gone, probes are failing.
-      (tokenStillValid ? logger.warn : logger.error)('entra token request failed', {
+      logger[tokenStillValid ? 'warn' : 'error']('entra token request failed', {
         credential,
         attempt,
         kind: error.kind,

@@ -1,5 +1,4 @@
 import { Redis } from 'ioredis';
-import type { RedisOptions } from 'ioredis';
 import type { Clock } from '../shared/clock.ts';
 import { classifyErrorCause, UnexpectedReplyError } from '../probe/classify-error.ts';
 import type { ClassifiedError, ConnectionPhase } from '../probe/classify-error.ts';
@@ -12,6 +11,7 @@ import type { TokenAcquiredEvent } from '../credentials/token-manager.ts';
 import type { TokenRequestError } from '../credentials/token-request.ts';
 import type { CommandStep } from '../shared/probe-result.ts';
 import { openConnection, setUpSession } from '../probe/redis-connection.ts';
+import type { ConnectionOptions } from '../probe/redis-connection.ts';
 import type { SecretRedactor } from '../shared/secrets.ts';
 import { withTimeout } from '../shared/timeout.ts';
 import { hintFor } from './hints.ts';
@@ -72,7 +72,7 @@ export async function diagnoseTarget(target: TargetConfig, credentialConfig: Cre
     credential = token?.credential;
 
     // ioredis arms a 2 s timer on disconnect even for a stream that already closed, which would hold the process open.
-    const factory = (options: RedisOptions) => new Redis({ ...options, disconnectTimeout: 100 });
+    const factory = (options: ConnectionOptions) => new Redis({ ...options, disconnectTimeout: 100 });
     const opened = openConnection(target, factory, (socket) => observeSocket(socket, timeline, clock));
     connection = opened.redis;
     const startedMs = clock.monotonicMs();
@@ -115,7 +115,7 @@ export async function diagnoseTarget(target: TargetConfig, credentialConfig: Cre
     });
     set('auth', 'ok', authMs, auth ? `AUTH accepted for the user ${auth.username ?? 'default'}${target.db !== 0 ? `, SELECT ${target.db}` : ''}` : 'no credential configured: the default user, no AUTH sent');
 
-    await runCommands(target, live, opened.rootCause, deps, context, set);
+    await runCommands(target, live, (error) => opened.rootCause(error), deps, context, set);
   } catch (error) {
     failure = error instanceof LayerFailed ? error : fail('auth', error, null);
   } finally {
@@ -232,7 +232,8 @@ async function runCommands(
       }
       case 'set': {
         const ms = await run(step, async () => {
-          const reply = await connection.set(key, value, 'EX', ttlSeconds);
+          // Typed as 'OK' by ioredis, but a proxy or a non-Redis server may answer anything.
+          const reply: string = await connection.set(key, value, 'EX', ttlSeconds);
           if (reply !== 'OK') throw new UnexpectedReplyError('SET did not answer OK');
         });
         set(step, 'ok', ms, `SET ${key} EX ${ttlSeconds}`);

@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net';
 import type { Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { Clock } from '../shared/clock.ts';
 import { classifyErrorCause } from '../probe/classify-error.ts';
 import type { ConnectionPhase } from '../probe/classify-error.ts';
@@ -95,9 +95,10 @@ export function transportLayers(target: TargetConfig, timeline: SocketTimeline, 
 
 function describeTls(socket: TLSSocket | undefined): string {
   if (!socket || typeof socket.getPeerCertificate !== 'function') return 'handshake done';
-  const cert = socket.getPeerCertificate();
-  const subject = cert.subject?.CN ?? '?';
-  const issuer = cert.issuer?.CN ?? '?';
+  // An empty object when the server sent no certificate, whatever the types say.
+  const cert: Partial<PeerCertificate> = socket.getPeerCertificate();
+  const subject = [cert.subject?.CN ?? '?'].flat().join(',');
+  const issuer = [cert.issuer?.CN ?? '?'].flat().join(',');
   const notAfter = cert.valid_to ? Date.parse(cert.valid_to) : NaN;
   const expiry = Number.isNaN(notAfter) ? '' : `, expires ${new Date(notAfter).toISOString().slice(0, 10)} (in ${Math.floor((notAfter - Date.now()) / 86_400_000)} days)`;
   return `${socket.getProtocol() ?? 'TLS'}, certificate CN=${subject} issued by CN=${issuer}${expiry}`;

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
-import type { TLSSocket } from 'node:tls';
+import { TLSSocket } from 'node:tls';
+import type { PeerCertificate } from 'node:tls';
 import { createBasicAuth } from './basic-auth.ts';
 import type { WebConfig, WebTlsConfig } from './web-config.ts';
 
@@ -37,7 +38,9 @@ export function createAccessControl(web: WebConfig | undefined): AccessControl |
   return {
     async check(request) {
       if (tls && requiresCert) {
-        const certificate = (request.socket as TLSSocket).getPeerCertificate();
+        if (!(request.socket instanceof TLSSocket)) return CERT_REQUIRED;
+        // Null once the socket is destroyed (Node's documentation), which the types leave out.
+        const certificate = request.socket.getPeerCertificate() as PeerCertificate | null;
         if (!certificate || Object.keys(certificate).length === 0) return CERT_REQUIRED;
         if (tls.clientAllowedSans && !sans(certificate.subjectaltname).some((san) => tls.clientAllowedSans?.includes(san))) return SAN_NOT_ALLOWED;
       }
@@ -67,7 +70,8 @@ export function httpsOptions(tls: WebTlsConfig): HttpsServerOptions {
 /** A certificate that was presented but does not verify is refused outright, as Go's TLS stack does. */
 export function refusesConnection(socket: TLSSocket, tls: WebTlsConfig): boolean {
   if (tls.clientAuth !== 'VerifyClientCertIfGiven' && tls.clientAuth !== 'RequireAndVerifyClientCert') return false;
-  const certificate = socket.getPeerCertificate();
+  // Null once the socket is destroyed, as above.
+  const certificate = socket.getPeerCertificate() as PeerCertificate | null;
   const presented = certificate !== null && Object.keys(certificate).length > 0;
   return presented && !socket.authorized;
 }

@@ -59,8 +59,8 @@ export function createCredentialStatus(): CredentialStatus {
           name,
           type,
           tokenState: state.tokenState,
-          expiresAt: 'expiresAtMs' in state && state.expiresAtMs !== undefined ? new Date(state.expiresAtMs).toISOString() : null,
-          lastErrorKind: 'lastErrorKind' in state && state.lastErrorKind !== undefined ? state.lastErrorKind : null,
+          expiresAt: 'expiresAtMs' in state ? new Date(state.expiresAtMs).toISOString() : null,
+          lastErrorKind: 'lastErrorKind' in state ? state.lastErrorKind : null,
         };
       });
     },

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../logging/logger.ts';
 import { OPEN_PATHS, createAccessControl, httpsOptions, refusesConnection } from './access.ts';
 import { acceptsGzip, streamMetrics } from './metrics-response.ts';
@@ -76,7 +77,10 @@ export async function startHttpServer(host: string, port: number, sources: HttpS
     },
     '/': (response) => {
       response.setHeader('Vary', 'Accept');
-      if (!wantsHtml(response.req.headers.accept)) return send(response, 200, 'application/json; charset=utf-8', `${JSON.stringify(sources.status(), null, 2)}\n`);
+      if (!wantsHtml(response.req.headers.accept)) {
+        send(response, 200, 'application/json; charset=utf-8', `${JSON.stringify(sources.status(), null, 2)}\n`);
+        return;
+      }
       response.setHeader('Content-Security-Policy', STATUS_PAGE_CSP);
       response.setHeader('X-Content-Type-Options', 'nosniff');
       response.setHeader('Referrer-Policy', 'no-referrer');
@@ -91,14 +95,19 @@ export async function startHttpServer(host: string, port: number, sources: HttpS
       const refusal = await access.check(request);
       if (refusal) {
         for (const [name, value] of Object.entries(refusal.headers)) response.setHeader(name, value);
-        return send(response, refusal.status, 'text/plain; charset=utf-8', refusal.body);
+        send(response, refusal.status, 'text/plain; charset=utf-8', refusal.body);
+        return;
       }
     }
     const route = routes[path];
-    if (!route) return send(response, 404, 'text/plain; charset=utf-8', 'not found\n');
+    if (!route) {
+      send(response, 404, 'text/plain; charset=utf-8', 'not found\n');
+      return;
+    }
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.setHeader('Allow', 'GET, HEAD');
-      return send(response, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
+      send(response, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
+      return;
     }
     await route(response);
   };
@@ -121,7 +130,7 @@ export async function startHttpServer(host: string, port: number, sources: HttpS
   };
   const server = tls ? createHttpsServer({ ...serverOptions, ...httpsOptions(tls) }, onRequest) : createServer(serverOptions, onRequest);
   if (tls) {
-    server.on('secureConnection', (socket) => {
+    server.on('secureConnection', (socket: TLSSocket) => {
       if (refusesConnection(socket, tls)) socket.destroy();
     });
   }

@@ -98,7 +98,7 @@ export function loadWebConfig(path: string, sources: WebConfigSources): WebConfi
   }
   const document = parseDocument(text, { uniqueKeys: true });
   if (document.errors.length > 0) {
-    throw new WebConfigError(path, document.errors.map((error) => `yaml: ${error.message.split('\n')[0]}; fix the YAML syntax`));
+    throw new WebConfigError(path, document.errors.map((error) => `yaml: ${error.message.split('\n')[0] ?? ''}; fix the YAML syntax`));
   }
   let raw: unknown;
   try {
@@ -189,9 +189,11 @@ function resolveTls(raw: RawTls | undefined, read: (file: string, field: string)
   if (raw.client_allowed_sans !== undefined && clientAuth !== 'RequireAnyClientCert' && clientAuth !== 'RequireAndVerifyClientCert') {
     issues.push(`${field}.client_allowed_sans: needs client_auth_type RequireAnyClientCert or RequireAndVerifyClientCert (otherwise a client may send no certificate to match)`);
   }
-  const minVersion = TLS_VERSIONS[raw.min_version ?? 'TLS12'];
-  const maxVersion = TLS_VERSIONS[raw.max_version ?? 'TLS13'];
-  if (minVersion > maxVersion) issues.push(`${field}.min_version: ${raw.min_version} is above max_version ${raw.max_version}; lower min_version or raise max_version`);
+  const minName = raw.min_version ?? 'TLS12';
+  const maxName = raw.max_version ?? 'TLS13';
+  const minVersion = TLS_VERSIONS[minName];
+  const maxVersion = TLS_VERSIONS[maxName];
+  if (minVersion > maxVersion) issues.push(`${field}.min_version: ${minName} is above max_version ${maxName}; lower min_version or raise max_version`);
   if (certPem === undefined || keyPem === undefined) return undefined;
   if (issues.length === 0) {
     try {

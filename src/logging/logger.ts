@@ -48,6 +48,7 @@ export function createLogger(options: {
             }),
           ),
     ),
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- winston declares its transports as interfaces
     transports: [transport],
   });
   // winston formats a line (timestamp, redaction, JSON) before its transport drops it for its level, so a
@@ -112,9 +113,11 @@ function toLogData(value: unknown, redactor: SecretRedactor, ancestors: object[]
       return redactor.redact(value.toString());
     case 'function':
       return `[function ${redactor.redact(value.name)}]`;
+    case 'object':
+      break; // null, errors, arrays, buffers and other objects: below
   }
   if (value === null) return null;
-  const object = value as object;
+  const object = value;
   if (ancestors.includes(object)) return '[Circular]';
   if (ancestors.length >= MAX_DEPTH) return '[Nested too deep]';
   ancestors.push(object);

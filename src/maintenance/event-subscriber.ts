@@ -129,6 +129,7 @@ export function createEventSubscriber(target: TargetConfig, deps: EventSubscribe
       attemptInFlight = false;
       opening = undefined;
       if (connection) discard(connection);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may have run during the awaits
       if (closed) return;
       const retryInMs = nextDelayMs();
       observer.onAttemptFailed(reason, error, retryInMs);
@@ -137,6 +138,7 @@ export function createEventSubscriber(target: TargetConfig, deps: EventSubscribe
     }
     attemptInFlight = false;
     opening = undefined;
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may have run during the awaits
     if (closed) {
       discard(connection);
       return;
@@ -152,6 +154,7 @@ export function createEventSubscriber(target: TargetConfig, deps: EventSubscribe
     // The new subscription is in place before the old one goes, so no notification falls in a gap.
     if (previous) discard(previous);
     observer.onSubscribed(reason);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the credential's onChange sets it during the awaits
     if (secretChangedDuringAttempt) void attempt('credential_change');
   };
 

@@ -117,7 +117,9 @@ export function maintenanceEffect(type: MaintenanceEventType | 'unknown'): 'begi
       return 'begin';
     case 'ended':
       return 'end';
-    default:
+    case 'scheduled':
+    case 'scale_complete':
+    case 'unknown':
       return 'none';
   }
 }
@@ -134,9 +136,9 @@ function parseUtcTimestamp(text: string | undefined): number | undefined {
   if (!text) return undefined;
   const match = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}(?:\.\d{1,7})?)(Z|[+-]\d{2}:?\d{2})?$/i.exec(text);
   if (!match) return undefined;
-  const [, date, time, zone] = match;
+  const [, date = '', time = '', zone] = match;
   // JavaScript dates take at most milliseconds; .NET sends up to seven fraction digits.
-  const clock = (time ?? '').replace(/(\.\d{3})\d+$/, '$1');
+  const clock = time.replace(/(\.\d{3})\d+$/, '$1');
   const parsed = Date.parse(`${date}T${clock}${zone ? zone.toUpperCase() : 'Z'}`);
   return Number.isNaN(parsed) ? undefined : parsed;
 }

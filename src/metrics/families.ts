@@ -239,9 +239,9 @@ export class HistogramFamily extends Family<HistogramSeries> {
     let cumulative = 0;
     for (let bucket = 0; bucket < series.counts.length; bucket++) {
       cumulative += series.counts[bucket] ?? 0;
-      text += `${this.#bucketPrefixes[bucket]}${labels}${cumulative}\n`;
+      text += `${this.#bucketPrefixes[bucket] ?? ''}${labels}${cumulative}\n`;
     }
-    text += `${this.#bucketPrefixes[series.counts.length]}${labels}${series.count}\n`;
+    text += `${this.#bucketPrefixes[series.counts.length] ?? ''}${labels}${series.count}\n`;
     text += `${this.name}_sum{${labels}${valueText(series.sum)}\n`;
     text += `${this.name}_count{${labels}${series.count}\n`;
     sink.text += text;

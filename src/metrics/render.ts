@@ -85,7 +85,7 @@ export async function* renderMetricChunks(registry: Registry, options: RenderOpt
         yield take();
         await yieldToLoop();
       }
-      const metricName = 'metricName' in value && value.metricName !== undefined ? value.metricName : data.name;
+      const metricName = 'metricName' in value && typeof value.metricName === 'string' ? value.metricName : data.name;
       sink.text += `${metricName}${labelText(value.labels, defaults, type === 'histogram')} ${valueText(value.value)}\n`;
       sink.lines += 1;
     }
@@ -103,6 +103,7 @@ export async function* renderMetricChunks(registry: Registry, options: RenderOpt
   }
   // A registry with nothing in it still writes a newline, as prom-client does.
   if (sink.text !== '') yield take();
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- separate() sets it, unseen by TypeScript
   else if (!started) yield '\n';
 }
 

@@ -88,7 +88,8 @@ export function createTargetProbe(target: TargetConfig, deps: ProbeDeps): Target
       await opened.connect();
       if (!auth) await openSession();
     });
-    observations.serverCertNotAfterMs = peerCertificateExpiry(connection);
+    const certNotAfterMs = peerCertificateExpiry(connection);
+    if (certNotAfterMs !== undefined) observations.serverCertNotAfterMs = certNotAfterMs;
     if (auth) await step('auth', timings, openSession);
     connection.once('close', () => {
       if (client === connection && !cycleRunning && !closed) for (const listener of lostListeners) listener();
@@ -100,7 +101,7 @@ export function createTargetProbe(target: TargetConfig, deps: ProbeDeps): Target
     // A rotated token is sent on the open connection so it never outlives its old token.
     unsubscribeCredential = credential.onChange((auth) => {
       const connection = client;
-      if (!connection || connection.status !== 'ready') return;
+      if (connection?.status !== 'ready') return;
       withTimeout(sendAuth(connection, auth), target.timeoutMs, clock, 'auth').catch(() => {
         if (client === connection) dropConnection();
       });
@@ -111,13 +112,14 @@ export function createTargetProbe(target: TargetConfig, deps: ProbeDeps): Target
   const sendCommand = async (name: CommandStep, connection: Redis, write: ProbeWrite, observations: Observations): Promise<void> => {
     switch (name) {
       case 'ping': {
-        const reply = await connection.ping();
+        // Typed as 'PONG' by ioredis, but a proxy or a non-Redis server may answer anything.
+        const reply: string = await connection.ping();
         observations.pingReply = reply;
         if (reply !== 'PONG') throw new UnexpectedReplyError(`PING answered ${JSON.stringify(reply).slice(0, 40)}, expected PONG`);
         return;
       }
       case 'set': {
-        const reply = await connection.set(key, write.value, 'EX', ttlSeconds);
+        const reply: string = await connection.set(key, write.value, 'EX', ttlSeconds);
         observations.setReply = reply;
         if (reply !== 'OK') throw new UnexpectedReplyError('SET did not answer OK');
         write.done = true;

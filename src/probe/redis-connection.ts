@@ -9,15 +9,22 @@ import type { RedisAuth } from '../credentials/credential.ts';
 /** Where and how to connect: the part of a target every connection of ours needs. */
 export type Endpoint = Pick<TargetConfig, 'host' | 'port' | 'timeoutMs' | 'tls'>;
 
+/**
+ * ioredis's options as its constructors accept them under exactOptionalPropertyTypes: ioredis 6 declares
+ * RedisOptions.replyMapping as possibly undefined, which the constructors' own `replyMapping?` refuses.
+ * Nothing here sets it.
+ */
+export type ConnectionOptions = Omit<RedisOptions, 'replyMapping'>;
+
 /** Seam for tests that need to observe or wrap connections. */
-export type ConnectionFactory = (options: RedisOptions) => Redis;
+export type ConnectionFactory = (options: ConnectionOptions) => Redis;
 
 /**
  * Options for every connection redis-probe opens. ioredis 6 defaults to RESP3 via HELLO, sent before our
  * AUTH; RESP2 works on every Redis and Azure tier. Reconnection, retries and authentication are ours, so
  * each is timed and bounded by our own timeouts.
  */
-export function connectionOptions(endpoint: Endpoint): RedisOptions {
+export function connectionOptions(endpoint: Endpoint): ConnectionOptions {
   return {
     host: endpoint.host,
     port: endpoint.port,
@@ -81,7 +88,7 @@ function observedConnector(observer: SocketObserver): NonNullable<RedisOptions['
 
     override async connect(...args: Parameters<StandaloneConnector['connect']>): ReturnType<StandaloneConnector['connect']> {
       const stream = await super.connect(...args);
-      observer(stream as Socket);
+      observer(stream);
       return stream;
     }
   };

@@ -75,7 +75,7 @@ export function createPrometheusApi(options: PrometheusApiOptions): PrometheusAp
         throw new SlaError('prometheus', `${endpoint.href} answered HTTP ${response.status} without a Prometheus API response; check that --prometheus is the server's base URL (without /api/v1)`);
       }
       if (envelope.status !== 'success') {
-        throw new SlaError('prometheus', `Prometheus rejected the query (HTTP ${response.status}, ${String(envelope.errorType ?? 'error')}): ${String(envelope.error ?? 'no detail')}`);
+        throw new SlaError('prometheus', `Prometheus rejected the query (HTTP ${response.status}, ${typeof envelope.errorType === 'string' ? envelope.errorType : 'error'}): ${typeof envelope.error === 'string' ? envelope.error : 'no detail'}`);
       }
       const result = envelope.data?.result;
       if (envelope.data?.resultType !== 'matrix' || !Array.isArray(result)) {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import type { RedisOptions } from 'ioredis';
+import type { ConnectionOptions } from '../../src/probe/redis-connection.ts';
 import { systemClock } from '../../src/shared/clock.ts';
 import type { TargetConfig } from '../../src/config/types.ts';
 import type { CycleResult } from '../../src/shared/probe-result.ts';
@@ -38,13 +38,13 @@ async function dnsOnlyServerCert(certDir: string): Promise<CertKeyPair> {
   return { certPath, keyPath, certPem: await readFile(certPath, 'utf8'), keyPem: await readFile(keyPath, 'utf8') };
 }
 
-function runnerFor(target: TargetConfig, seen?: RedisOptions[]): TargetRunner {
+function runnerFor(target: TargetConfig, seen?: ConnectionOptions[]): TargetRunner {
   const runner = createTargetRunner(target, {
     clock: systemClock,
     instanceId: 'test',
     randomValue: () => 'value',
     redactor: createSecretRedactor(),
-    ...(seen ? { createConnection: (options: RedisOptions) => (seen.push(options), new Redis(options)) } : {}),
+    ...(seen ? { createConnection: (options: ConnectionOptions) => (seen.push(options), new Redis(options)) } : {}),
   });
   runners.push(runner);
   return runner;
@@ -82,7 +82,7 @@ describe('a TLS cluster announcing IP addresses', { timeout: 40_000 }, () => {
   });
 
   it('verifies every node against the configured host name, though nodes are announced as 127.0.0.1', async () => {
-    const seen: RedisOptions[] = [];
+    const seen: ConnectionOptions[] = [];
     const results = await runnerFor(tlsTarget('tls-ok', 'localhost', certs.ca.certPem), seen).run('schedule');
     assert.equal(results.length, 3, describeResults(results));
     assert.ok(results.every((result) => result.success && result.node?.startsWith('127.0.0.1:')), describeResults(results));

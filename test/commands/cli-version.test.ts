@@ -51,7 +51,7 @@ targets:
     const exited = collect(daemon, 60_000);
     let stdout = '';
     daemon.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    await waitFor(() => /"target":"down"/.test(stdout) && /"target":"up"/.test(stdout), { timeoutMs: 15_000, message: 'cycle lines of both targets' });
+    await waitFor(() => stdout.includes('"target":"down"') && stdout.includes('"target":"up"'), { timeoutMs: 15_000, message: 'cycle lines of both targets' });
     daemon.kill('SIGTERM');
     const run = await exited;
     assert.equal(run.code, 0, run.stderr);

@@ -67,14 +67,16 @@ targets: [{ name: a, host: h, port: "\${REDIS_PORT}", db: "\${DB}" }]`;
     assert.deepEqual(config.shard, { index: 0, count: 1, source: 'config' });
     assert.throws(
       () => parseConfig(text, { ...sources({ HTTP_PORT: 'http', REDIS_PORT: '6380.5', DB: '', INDEX: '-1', COUNT: '1' }), baseDir: testdata }),
-      (error: unknown) =>
-        error instanceof ConfigError &&
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
         assert.deepEqual([...error.issues].sort(), [
           'server.port: must be a number 1-65535',
           'shard.index: must be 0 or more',
           'targets[0].db: must be a whole number from 0',
           'targets[0].port: must be a whole number 1-65535',
-        ]) === undefined,
+        ]);
+        return true;
+      },
     );
   });
 

@@ -160,7 +160,7 @@ describe('ManagedIdentityCredential against the fake App Service endpoint', { ti
 
   it('counts requests and calls onTokenIssued before answering', async () => {
     endpoint.setMode('ok');
-    const seen: Array<[string, string, number]> = [];
+    const seen: [string, string, number][] = [];
     endpoint.onTokenIssued(async (token, oid, expiresAtMs) => {
       await new Promise((resolve) => setTimeout(resolve, 50));
       seen.push([token, oid, expiresAtMs]);

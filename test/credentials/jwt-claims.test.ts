@@ -23,7 +23,7 @@ describe('readTokenClaims', { timeout: 5000 }, () => {
     assert.deepEqual(readTokenClaims(`${part({ alg: 'none' })}.${part({ oid: 'o' })}.`), { oid: 'o' });
   });
 
-  const malformed: Array<[string, string, RegExp]> = [
+  const malformed: [string, string, RegExp][] = [
     ['an opaque string', 'sEcReT-opaque-access-key-value', /expected 3 dot-separated parts, found 1/],
     ['two parts', `${part({})}.${part({ oid: 'o' })}`, /found 2/],
     ['a JWE (5 parts)', 'a.b.c.d.e', /found 5/],

@@ -460,7 +460,7 @@ describe('createTokenManager', { timeout: 10_000 }, () => {
 
   it('rejects unusable provider answers as invalid_response', async () => {
     const now = Date.UTC(2025, 0, 1);
-    const cases: Array<[AccessTokenResult, RegExp]> = [
+    const cases: [AccessTokenResult, RegExp][] = [
       [{ token: '', expiresAtMs: now + MIN }, /returned no token/],
       [{ token: null as unknown as string, expiresAtMs: now + MIN }, /returned no token/],
       [{ token: makeFakeJwt({ oid: OID }), expiresAtMs: Number.NaN }, /without an expiry/],

@@ -62,7 +62,7 @@ function scriptedEndpoint(clock: FakeClock, prefix: string) {
 }
 
 let redis: RedisServer;
-const closers: Array<() => unknown> = [];
+const closers: (() => unknown)[] = [];
 
 before(async () => {
   redis = await startRedis();
@@ -164,7 +164,7 @@ describe('a probe closed while its cycle waits for a token', { timeout: 30_000 }
   it('opens no connection when the token arrives after close()', async () => {
     await redis.cli('ACL', 'SETUSER', USER, 'reset', 'on', '>late-token', '+@all', '~*', '&*');
     const clock = new FakeClock();
-    const answers: Array<(result: AccessTokenResult) => void> = [];
+    const answers: ((result: AccessTokenResult) => void)[] = [];
     const manager = createTokenManager({
       name: 'late',
       provider: { requestToken: () => new Promise<AccessTokenResult>((resolve) => answers.push(resolve)) },

@@ -32,7 +32,7 @@ const managers: TokenManager[] = [];
 function collect(value: unknown): void {
   collected.push(
     JSON.stringify(value, (_key, inner: unknown) =>
-      inner instanceof Error ? { ...inner, name: inner.name, message: inner.message, stack: inner.stack } : inner,
+      inner instanceof Error ? Object.assign({}, inner, { name: inner.name, message: inner.message, stack: inner.stack }) : inner,
     ),
   );
 }

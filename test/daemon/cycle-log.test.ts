@@ -144,6 +144,6 @@ describe('log.cycles and log.level', { timeout: 60_000 }, () => {
 
   it('rejects another value, naming the field and the choices', () => {
     const parse = () => parseConfig('log: { cycles: some }\ntargets: [{ name: a, host: h }]\n', { env: {}, readFile: () => '', baseDir: '/', hostname: () => 'test' });
-    assert.throws(parse, (error: unknown) => error instanceof ConfigError && error.issues.some((issue) => /^log\.cycles: must be all or failures/.test(issue)));
+    assert.throws(parse, (error: unknown) => error instanceof ConfigError && error.issues.some((issue) => issue.startsWith('log.cycles: must be all or failures')));
   });
 });

@@ -141,8 +141,8 @@ describe('hot reload: applyConfig and reload on a running daemon', { timeout: 50
     assert.equal(failed?.level, 'error');
     assert.equal(failed?.fields['trigger'], 'SIGHUP');
     const issues = failed?.fields['issues'] as string[];
-    assert.ok(issues.some((issue) => /targets\[0\]\.port: must be 1-65535/.test(issue)), issues.join('\n'));
-    assert.ok(issues.some((issue) => /targets\[1\]: unknown key "colour"/.test(issue)), issues.join('\n'));
+    assert.ok(issues.some((issue) => issue.includes('targets[0].port: must be 1-65535')), issues.join('\n'));
+    assert.ok(issues.some((issue) => issue.includes('targets[1]: unknown key "colour"')), issues.join('\n'));
     await cycle('steady');
     assert.equal(await value('redis_probe_success', { target: 'steady' }), 1, 'still probing with the old config');
 
@@ -181,7 +181,7 @@ describe('hot reload: applyConfig and reload on a running daemon', { timeout: 50
   });
 
   it('starts and stops maintenance subscriptions with their targets', async () => {
-    const numsub = async () => Number(((await server.call('PUBSUB', 'NUMSUB', 'AzureRedisEvents')) as [string, number])[1]);
+    const numsub = async () => ((await server.call('PUBSUB', 'NUMSUB', 'AzureRedisEvents')) as [string, number])[1];
     const { daemon, value, text } = await start(parse(yaml({ targets: [t('plain')] })));
     assert.ok(!(await text()).includes('redis_probe_maintenance_events_total{'), 'no maintenance series without maintenanceEvents');
     await daemon.applyConfig(parse(yaml({ targets: [t('plain'), t('azure', ', maintenanceEvents: true')] })));

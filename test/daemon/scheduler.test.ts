@@ -5,6 +5,7 @@ import type { ScheduledJob } from '../../src/daemon/scheduler.ts';
 import type { CycleTrigger } from '../../src/shared/probe-result.ts';
 import { FakeClock, flushPromises } from '../support/fake-clock.ts';
 import { ManualTickSource } from '../support/manual-tick-source.ts';
+import { watchProcessFaults } from '../faults/support.ts';
 
 const EVERY_10S = '*/10 * * * * *';
 
@@ -143,6 +144,44 @@ describe('scheduler', () => {
     assert.deepEqual(ticks.active(), [], 'no schedule keeps running');
     assert.deepEqual(clock.pendingTimers(), [], 'no stray timers');
     assert.equal(scheduler.isLive(), false);
+  });
+
+  it('contains a crashed run whose error observer throws: no unhandled rejection, the job runs again', async () => {
+    const faults = watchProcessFaults();
+    try {
+      const clock = new FakeClock(1_000_000);
+      const ticks = new ManualTickSource();
+      let runs = 0;
+      const scheduler = createScheduler({
+        tickSource: ticks,
+        clock,
+        stagger: false,
+        observer: {
+          onRunError: () => {
+            throw new Error('observer failed too');
+          },
+        },
+      });
+      scheduler.add({
+        name: 'crashes',
+        schedule: EVERY_10S,
+        run: () => {
+          runs++;
+          return Promise.reject(new Error('cycle crashed'));
+        },
+      });
+      scheduler.start();
+      ticks.tick(EVERY_10S, clock.now(), 10_000);
+      await flushPromises();
+      await flushPromises();
+      faults.assertNone();
+      assert.equal(scheduler.inFlight(), 0);
+      await scheduler.trigger('crashes', 'connection_lost');
+      assert.equal(runs, 2);
+      assert.equal(await scheduler.stop(1_000), true);
+    } finally {
+      faults.dispose();
+    }
   });
 
   it('removes a job: its schedule stops when it was the last one', async () => {

@@ -67,7 +67,7 @@ export function parseStages(text: string): Stage[] {
 export function execForm(args: string): string[] | undefined {
   try {
     const parsed: unknown = JSON.parse(args);
-    return Array.isArray(parsed) && parsed.every((a) => typeof a === 'string') ? (parsed as string[]) : undefined;
+    return Array.isArray(parsed) && parsed.every((a) => typeof a === 'string') ? parsed : undefined;
   } catch {
     return undefined;
   }

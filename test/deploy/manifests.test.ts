@@ -308,7 +308,7 @@ describe('k8s manifests', { timeout: 30_000 }, () => {
     assert.deepEqual(k.resourceDirs, [BASE_DIR]);
     const patches = k.raw['patches'] as { target: { group: string; kind: string }; patch: string }[];
     const deleted = patches
-      .filter((p) => /\$patch: delete/.test(p.patch))
+      .filter((p) => p.patch.includes('$patch: delete'))
       .map((p) => `${p.target.group}/${p.target.kind}`)
       .sort();
     assert.deepEqual(deleted, ['monitoring.coreos.com/PrometheusRule', 'monitoring.coreos.com/ServiceMonitor']);

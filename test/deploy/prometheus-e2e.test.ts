@@ -247,7 +247,7 @@ describe('live: the daemon scraped by a real Prometheus with k8s/rules and the G
 
   after(async () => {
     await prometheus?.stop();
-    if (daemon && daemon.exitCode === null && daemon.signalCode === null) {
+    if (daemon?.exitCode === null && daemon.signalCode === null) {
       daemon.kill('SIGTERM');
       const stopped = await Promise.race([daemonRun!.then(() => true), delay(5000).then(() => false)]);
       if (!stopped) daemon.kill('SIGKILL');

@@ -57,7 +57,7 @@ before(async () => {
 after(async () => {
   // Stopping may wait on the fake grace timer: keep time moving until it is done.
   const stopping = harness?.stop();
-  while (stopping && (await Promise.race([stopping.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), 20))])) === false) {
+  while (stopping !== undefined && !(await Promise.race([stopping.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), 20))]))) {
     clock.advance(500);
   }
   await Promise.all([...proxies.values()].map((proxy) => proxy.close()));

@@ -44,7 +44,10 @@ function runWorker(port: number, timeoutMs: number): Promise<LeakReport> {
     const killer = setTimeout(() => child.kill('SIGKILL'), 90_000);
     child.on('close', (code) => {
       clearTimeout(killer);
-      if (code !== 0) return reject(new Error(`leak worker exited ${code}: ${stderr}`));
+      if (code !== 0) {
+        reject(new Error(`leak worker exited ${code}: ${stderr}`));
+        return;
+      }
       resolve(JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as LeakReport);
     });
   });

@@ -47,7 +47,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (daemon && daemon.exitCode === null) daemon.kill('SIGKILL');
+  if (daemon?.exitCode === null) daemon.kill('SIGKILL');
   await Promise.all(proxies.map((proxy) => proxy.close()));
   await server.stop();
   await rm(dir, { recursive: true, force: true });
@@ -107,7 +107,7 @@ targets:
     assert.equal(run.code, 0, run.stderr);
     const lines = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     const reasonOf = (target: string) =>
-      new Set(lines.filter((line) => line.target === target && line.message === 'probe cycle failed').map((line) => `${line.step}/${line.reason}`));
+      new Set(lines.filter((line) => line.target === target && line.message === 'probe cycle failed').map((line) => `${String(line.step)}/${String(line.reason)}`));
     // The faults really happened, with the secrets in play.
     assert.deepEqual([...reasonOf('inline-ok'), ...reasonOf('file-ok')], []);
     assert.ok(reasonOf('env-noperm').has('set/noperm'));

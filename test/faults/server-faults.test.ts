@@ -152,7 +152,9 @@ describe('server-side faults are reported by step and reason, and healed without
         inject: async () => {
           sleeping = adminOf.get('sleep')!.call('DEBUG', 'SLEEP', '3');
         },
-        remove: async () => void (await sleeping),
+        remove: async () => {
+          await sleeping;
+        },
       }),
     );
   });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import type { RedisOptions } from 'ioredis';
+import type { ConnectionOptions } from '../../src/probe/redis-connection.ts';
 import { systemClock } from '../../src/shared/clock.ts';
 import type { Clock } from '../../src/shared/clock.ts';
 import type { CredentialConfig, DaemonConfig, TargetConfig } from '../../src/config/types.ts';
@@ -158,7 +158,7 @@ export const failuresOf = (text: string, target: string, step: Step, reason: Fai
   sampleValue(text, 'redis_probe_cycle_failures_total', { target, step, reason }) ?? 0;
 
 /** A long-lived admin connection: it stays logged in when passwords or certificates change underneath. */
-export async function adminConnection(options: RedisOptions): Promise<Redis> {
+export async function adminConnection(options: ConnectionOptions): Promise<Redis> {
   const client = new Redis({
     ...options,
     protocol: 2,
@@ -280,7 +280,7 @@ export function formatRows(rows: readonly FaultRow[]): string[] {
   return rows.map(
     (row) =>
       `${row.fault.padEnd(38)} ${row.observed.padEnd(52)} detected ${Math.round(row.detectedMs)} ms, ` +
-      `${row.recoveredMs === undefined ? 'no recovery (config fault)' : `recovered ${Math.round(row.recoveredMs)} ms`}`,
+      (row.recoveredMs === undefined ? 'no recovery (config fault)' : `recovered ${Math.round(row.recoveredMs)} ms`),
   );
 }
 

@@ -46,7 +46,10 @@ function slowloris(client: RawClient, everyMs: number): void {
   const request = `GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ${'a'.repeat(10_000)}`;
   let index = 0;
   const timer = setInterval(() => {
-    if (client.socket.destroyed || index >= request.length) return clearInterval(timer);
+    if (client.socket.destroyed || index >= request.length) {
+      clearInterval(timer);
+      return;
+    }
     client.socket.write(request[index++]!);
   }, everyMs);
   void client.closed.then(() => clearInterval(timer));
@@ -297,7 +300,7 @@ targets:
       new Promise((resolve, reject) => {
         const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
         replies.set(socket, '');
-        socket.on('data', (chunk: Buffer) => replies.set(socket, replies.get(socket) + chunk.toString('latin1')));
+        socket.on('data', (chunk: Buffer) => replies.set(socket, (replies.get(socket) ?? '') + chunk.toString('latin1')));
         socket.on('error', () => undefined);
         socket.once('connect', () => resolve(socket));
         socket.once('error', reject);

@@ -225,7 +225,9 @@ describe('logging', () => {
       hostile,
       big: 12345678901234567890n,
       symbol: Symbol('sym'),
-      fn: function named() {},
+      fn: function named() {
+        // Only its name is logged.
+      },
       deep,
       date: new Date(0),
       buffer: Buffer.from('cyclic-secret'),

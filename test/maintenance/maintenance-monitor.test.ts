@@ -83,7 +83,7 @@ function watch(target: TargetConfig, options: { credential?: Credential } = {}) 
 
 const subscribers = async (server: RedisServer): Promise<number> => {
   const reply = (await server.call('PUBSUB', 'NUMSUB', CHANNEL)) as [string, number];
-  return Number(reply[1]);
+  return reply[1];
 };
 
 /** PUBLISH and insist that exactly one subscriber received it (the monitor's). */

@@ -253,8 +253,8 @@ describe('every order and subset of steps the schema accepts', { timeout: 120_00
     // The second run's GET finds the value the first run's SET left (the key lives 60 s), as a daemon's next cycle does.
     for (const run of [1, 2]) {
       const result = await runCli(['once', '--config', configPath], { timeoutMs: 60_000 });
-      const failed = result.stdout.split('\n').filter((line) => line.startsWith('Summary:') && !/ OK in /.test(line));
-      assert.deepEqual(failed, [], `run ${run}: ${result.stdout.split('\n').filter((line) => /FAILED/.test(line)).join('\n')}`);
+      const failed = result.stdout.split('\n').filter((line) => line.startsWith('Summary:') && !line.includes(' OK in '));
+      assert.deepEqual(failed, [], `run ${run}: ${result.stdout.split('\n').filter((line) => line.includes('FAILED')).join('\n')}`);
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stdout.split('\n').filter((line) => line.startsWith('Summary:')).length, lists.length);
     }

@@ -140,7 +140,7 @@ export async function startFakeTokenEndpoint(options: FakeTokenEndpointOptions =
   const counts: Record<FakeEndpointKind, number> = { 'managed-identity': 0, authority: 0 };
   const issued: IssuedToken[] = [];
   // Requests parked by 'slow', answered on the next mode change or dropped on close.
-  const held: Array<() => void> = [];
+  const held: (() => void)[] = [];
   let closed = false;
 
   function lastTokenText(): string {

@@ -4,7 +4,7 @@ import { createConnection } from 'node:net';
 import type { Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
-import type { RedisOptions } from 'ioredis';
+import type { ConnectionOptions } from '../../src/probe/redis-connection.ts';
 import { GARBAGE_REPLY, startFaultProxy } from './fault-proxy.ts';
 import type { FaultProxy } from './fault-proxy.ts';
 import { captureRedisError, startRedis } from './redis-server.ts';
@@ -32,11 +32,11 @@ async function withProxy(fn: (proxy: FaultProxy) => Promise<void>): Promise<void
   }
 }
 
-function via(proxy: FaultProxy, extra: RedisOptions = {}): RedisOptions {
+function via(proxy: FaultProxy, extra: ConnectionOptions = {}): ConnectionOptions {
   return { host: proxy.host, port: proxy.port, ...extra };
 }
 
-function client(options: RedisOptions): Redis {
+function client(options: ConnectionOptions): Redis {
   const redis = new Redis({
     lazyConnect: true,
     connectTimeout: 1000,

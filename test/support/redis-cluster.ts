@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { ClusterOptions } from 'ioredis';
 import { REDIS_HOST, startRedis } from './redis-server.ts';
 import type { RedisServer } from './redis-server.ts';
 import type { TlsCerts } from './tls-certs.ts';
+import type { ConnectionOptions } from '../../src/probe/redis-connection.ts';
 import { waitFor } from './wait.ts';
 
 const execFileAsync = promisify(execFile);
@@ -51,7 +51,7 @@ export interface RedisCluster {
   /** Seeds for `new Cluster(startupNodes(), clusterOptions())`. */
   startupNodes(): { host: string; port: number }[];
   /** ioredis Cluster options reaching these nodes (password, TLS verified against the test CA). */
-  clusterOptions(): ClusterOptions;
+  clusterOptions(): { redisOptions: ConnectionOptions };
   /** Waits until every running node reports cluster_state:ok with all slots served. */
   waitUntilOk(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
-import type { RedisOptions } from 'ioredis';
+import type { ConnectionOptions } from '../../src/probe/redis-connection.ts';
 import { captureRedisError, RedisStartError, startRedis } from './redis-server.ts';
 import type { RedisServer } from './redis-server.ts';
 import { generateTlsCerts } from './tls-certs.ts';
@@ -38,7 +38,7 @@ async function withRedis(options: Parameters<typeof startRedis>[0], fn: (server:
 }
 
 /** A client that fails fast instead of retrying, closed by the caller. */
-function client(options: RedisOptions): Redis {
+function client(options: ConnectionOptions): Redis {
   const redis = new Redis({
     lazyConnect: true,
     connectTimeout: 2000,
@@ -52,7 +52,7 @@ function client(options: RedisOptions): Redis {
   return redis;
 }
 
-async function ping(options: RedisOptions): Promise<unknown> {
+async function ping(options: ConnectionOptions): Promise<unknown> {
   const redis = client(options);
   try {
     await redis.connect();
@@ -133,7 +133,7 @@ test('TLS: the test CA verifies; wrong CA, expired cert and wrong hostname fail 
     startRedis({ tls: certs, tlsServerCert: 'wrongHostServer' }),
   ]);
   try {
-    const [good, expired, wrongHost] = servers as [RedisServer, RedisServer, RedisServer];
+    const [good, expired, wrongHost] = servers;
     const tls = { ca: certs.ca.certPem, servername: 'localhost' };
     assert.equal(await ping({ host: good.host, port: good.port, tls }), 'PONG');
     assert.equal(await ping(good.clientOptions()), 'PONG');
@@ -233,7 +233,7 @@ test('a new server can take over a stopped server port', { timeout: 15_000 }, as
 test('a replica answers READONLY on SET and follows its primary', { timeout: 15_000 }, async () => {
   await withRedis({ password: 'pw' }, async (primary) => {
     await withRedis({ password: 'pw', replicaOf: { host: primary.host, port: primary.port } }, async (replica) => {
-      await waitFor(async () => /master_link_status:up/.test(await replica.cli('INFO', 'replication')), {
+      await waitFor(async () => (await replica.cli('INFO', 'replication')).includes('master_link_status:up'), {
         timeoutMs: 5000,
         message: 'replica link up',
       });

@@ -6,7 +6,7 @@ import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import type { RedisOptions } from 'ioredis';
+import type { ConnectionOptions } from '../../src/probe/redis-connection.ts';
 import { freePort } from './free-port.ts';
 import type { TlsCerts } from './tls-certs.ts';
 import { waitFor } from './wait.ts';
@@ -76,7 +76,7 @@ export interface RedisServer {
   /** Like `cli` but returns the reply as ioredis decoded it. */
   call(...args: (string | number)[]): Promise<unknown>;
   /** ioredis options reaching this server as the default user; TLS is always verified against the test CA (servername localhost). */
-  clientOptions(): RedisOptions;
+  clientOptions(): ConnectionOptions;
 }
 
 /** redis-server did not become ready; the message includes the tail of its log. */
@@ -215,8 +215,8 @@ function buildArgs(options: RedisServerOptions, dataDir: string, port: number, b
  * Options reaching the server as the default user. `audience: 'admin'` skips certificate checks when
  * the server deliberately presents a bad cert (the harness must still manage it); clients always verify.
  */
-function connectionOptions(options: RedisServerOptions, port: number, audience: 'admin' | 'client'): RedisOptions {
-  const base: RedisOptions = { host: REDIS_HOST, port };
+function connectionOptions(options: RedisServerOptions, port: number, audience: 'admin' | 'client'): ConnectionOptions {
+  const base: ConnectionOptions = { host: REDIS_HOST, port };
   if (options.password !== undefined) base.password = options.password;
   const tls = options.tls;
   if (tls) {
@@ -234,7 +234,7 @@ function connectionOptions(options: RedisServerOptions, port: number, audience: 
 }
 
 /** One command over a throwaway connection that never retries: what redis-cli would do. */
-export async function oneShotCommand(connection: RedisOptions, args: readonly (string | number)[]): Promise<unknown> {
+export async function oneShotCommand(connection: ConnectionOptions, args: readonly (string | number)[]): Promise<unknown> {
   const [command, ...rest] = args;
   if (command === undefined) throw new Error('oneShotCommand: no command given');
   const client = new Redis({
@@ -276,7 +276,7 @@ export interface CapturedRedisError {
  * with a bare "Connection is closed." and reports the cause (TLS code, ECONNREFUSED, ...) only as an event.
  */
 export async function captureRedisError(
-  connection: RedisOptions,
+  connection: ConnectionOptions,
   args: readonly (string | number)[] = ['PING'],
 ): Promise<CapturedRedisError> {
   const [command, ...rest] = args;
