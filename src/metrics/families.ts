@@ -87,7 +87,7 @@ abstract class Family<Series extends { readonly labels: SeriesLabels }> {
     this.#labelNames = new Set([...this.#scopeLabels, ...this.#seriesLabels]);
   }
 
-  abstract readonly type: 'counter' | 'gauge' | 'histogram';
+  abstract readonly type: 'counter' | 'gauge' | 'histogram' | 'summary';
   protected abstract create(labels: SeriesLabels): Series;
   /** The sample lines of one series, given its own labels' text and the default labels' (`,a="1"` each). */
   protected abstract write(series: Series, labelsText: string, defaults: string, sink: LineSink): void;
@@ -249,6 +249,22 @@ export class HistogramFamily extends Family<HistogramSeries> {
   }
 }
 
+/**
+ * A summary without quantiles: each series writes its sum and count only, so `rate(_sum) / rate(_count)`
+ * gives a mean in 2 series where a histogram takes its buckets + 3.
+ */
+export class SummaryFamily extends Family<HistogramSeries> {
+  readonly type = 'summary';
+  protected create(labels: SeriesLabels): HistogramSeries {
+    return new HistogramSeries(labels, []);
+  }
+  protected write(series: HistogramSeries, labelsText: string, defaults: string, sink: LineSink): void {
+    const labels = `{${labelsText}${defaults}} `;
+    sink.text += `${this.name}_sum${labels}${valueText(series.sum)}\n${this.name}_count${labels}${series.count}\n`;
+    sink.lines += 2;
+  }
+}
+
 /** One info series: its own labels, and their text as of the label set it was last written with. */
 interface InfoSeries {
   readonly labels: Readonly<Record<string, string>>;
@@ -338,4 +354,4 @@ export class InfoFamily {
   }
 }
 
-export type MetricFamily = ScalarFamily | HistogramFamily | InfoFamily;
+export type MetricFamily = ScalarFamily | HistogramFamily | SummaryFamily | InfoFamily;
