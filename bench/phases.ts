@@ -14,6 +14,7 @@ import { startRedis } from '../test/support/redis-server.ts';
 import type { RedisServer } from '../test/support/redis-server.ts';
 import { CLI_PATH } from '../test/support/cli-process.ts';
 import { freePort } from '../test/support/free-port.ts';
+import { promClientTwin } from './prom-client-twin.ts';
 import {
   bareClient,
   bareCycle,
@@ -429,52 +430,69 @@ export interface RenderOptions {
   readonly renders: number;
 }
 
+/** The layouts the render phase compares: the config's metrics.detail, and standard without per-step latency. */
+const RENDER_LAYOUTS = [
+  { layout: 'standard (default)', metrics: { detail: 'standard' } },
+  { layout: 'full', metrics: { detail: 'full' } },
+  { layout: 'standard, stepHistograms: false', metrics: { detail: 'standard', stepHistograms: false } },
+] as const;
+
 /**
  * /metrics for the same targets under each series layout of the config's `metrics:` options, without
  * redis (one synthetic successful cycle per target materialises the histograms): series, size, and the
- * render as the daemon does it (in chunks, yielding between them), and the heap the series take.
+ * render as the daemon does it (in chunks, yielding between them), and the heap the series take. Then
+ * the standard layout in plain prom-client, rendered by its registry.metrics() in one block
+ * (bench/prom-client-twin.ts), to weigh the compact families and the chunked renderer against it.
  */
 export async function renderPhase(options: RenderOptions) {
   const rows = [];
   for (const count of options.targets) {
     const targets = benchConfig({ count, ports: [6379], schedule: '*/10 * * * * *' }).targets;
-    for (const stepHistograms of [true, false]) {
-      for (const preinitialiseFailures of [true, false]) {
-        progress(`render: ${count} targets, step histograms ${stepHistograms ? 'on' : 'off'}, failure series pre-initialised ${preinitialiseFailures ? 'yes' : 'no'}`);
-        const heapBefore = heapAfterGc();
-        const metrics = createProbeMetrics({ version: 'bench', stepHistograms, preinitialiseFailures });
-        for (const target of targets) {
-          metrics.registerTarget(target, { authenticated: false }).record({
-            target: target.name,
-            trigger: 'schedule',
-            startedAtMs: Date.now(),
-            durationMs: 1.2,
-            success: true,
-            steps: (['connect', 'ping', 'set', 'get', 'client_list'] as const).map((step) => ({ step, durationMs: 0.25 })),
-            unsupportedSteps: [],
-            observations: { clientCount: 250 },
-          });
-        }
-        const stateMb = (heapAfterGc() - heapBefore) / 2 ** 20;
-        // A 10,000-target render takes seconds: one of each is enough there.
-        const repeats = count > 2_000 ? 1 : options.renders;
-        const sliced: RenderTiming[] = [];
-        for (let index = 0; index < repeats; index++) sliced.push(await timeRender(() => metrics.registry.chunks()));
-        rows.push({
-          targets: count,
-          stepHistograms,
-          preinitialiseFailures,
-          series: (await countRenderedSeries(metrics.registry.chunks())).total,
-          bytes: sliced.at(-1)?.bytes ?? 0,
-          renderMs: summarize(sliced.map((timing) => timing.wallMs)),
-          renderCpuMs: summarize(sliced.map((timing) => timing.cpuMs)),
-          longestBlockMs: summarize(sliced.map((timing) => timing.longestBlockMs)),
-          stateMb,
+    // A 10,000-target render takes seconds: one of each is enough there.
+    const repeats = count > 2_000 ? 1 : options.renders;
+    for (const { layout, metrics: settings } of RENDER_LAYOUTS) {
+      progress(`render: ${count} targets, ${layout}`);
+      const heapBefore = heapAfterGc();
+      const metrics = createProbeMetrics({ version: 'bench', ...settings });
+      for (const target of targets) {
+        metrics.registerTarget(target, { authenticated: false }).record({
+          target: target.name,
+          trigger: 'schedule',
+          startedAtMs: Date.now(),
+          durationMs: 1.2,
+          success: true,
+          steps: (['connect', 'ping', 'set', 'get', 'client_list'] as const).map((step) => ({ step, durationMs: 0.25 })),
+          unsupportedSteps: [],
+          observations: { clientCount: 250 },
         });
       }
+      const stateMb = (heapAfterGc() - heapBefore) / 2 ** 20;
+      const sliced: RenderTiming[] = [];
+      for (let index = 0; index < repeats; index++) sliced.push(await timeRender(() => metrics.registry.chunks()));
+      rows.push({ targets: count, layout, ...(await renderRow(sliced, () => metrics.registry.chunks())), stateMb });
     }
+    progress(`render: ${count} targets, standard in plain prom-client`);
+    const heapBefore = heapAfterGc();
+    const twin = promClientTwin(targets);
+    const stateMb = (heapAfterGc() - heapBefore) / 2 ** 20;
+    const whole = async function* (): AsyncGenerator<string> {
+      yield await twin.metrics();
+    };
+    const timings: RenderTiming[] = [];
+    for (let index = 0; index < repeats; index++) timings.push(await timeRender(whole));
+    rows.push({ targets: count, layout: 'standard, prom-client registry.metrics()', ...(await renderRow(timings, whole)), stateMb });
   }
   return { rows };
+}
+
+async function renderRow(timings: readonly RenderTiming[], chunks: () => AsyncIterable<string>) {
+  return {
+    series: (await countRenderedSeries(chunks())).total,
+    bytes: timings.at(-1)?.bytes ?? 0,
+    renderMs: summarize(timings.map((timing) => timing.wallMs)),
+    renderCpuMs: summarize(timings.map((timing) => timing.cpuMs)),
+    longestBlockMs: summarize(timings.map((timing) => timing.longestBlockMs)),
+  };
 }
 
 /** Heap used after a full collection (the phases run with --expose-gc). */

@@ -27,7 +27,7 @@ export interface ScrapeRow {
  * and writes (plus that counting).
  */
 export async function scrapePhase(options: ScrapeOptions): Promise<{ targets: number; rows: ScrapeRow[] }> {
-  const metrics = createProbeMetrics({ version: 'bench', stepHistograms: true, preinitialiseFailures: true });
+  const metrics = createProbeMetrics({ version: 'bench' });
   for (const target of benchConfig({ count: options.targets, ports: [6379], schedule: '*/15 * * * * *' }).targets) {
     metrics.registerTarget(target, { authenticated: false }).record({
       target: target.name,

@@ -177,7 +177,7 @@ async function orchestrate(): Promise<number> {
     const config: DaemonConfig = {
       server: { host: '127.0.0.1', port: 0, shutdownGraceMs: 2_000 },
       log: { level: 'info', format: 'json', cycles: 'all' },
-      metrics: { stepHistograms: true, preinitialiseFailures: true },
+      metrics: { detail: 'standard', stepHistograms: true, preinitialiseFailures: false },
       credentials: [{ type: 'access-key', name: 'prober', username: 'prober', password: PASSWORD }],
       targets: [
         target(CONTROL, control.port),

@@ -99,8 +99,9 @@ export function resolveConfig(file: ConfigFile, rawTree: unknown, sources: Confi
     },
     log: { level: file.log?.level ?? 'info', format: file.log?.format ?? 'json', cycles: file.log?.cycles ?? 'failures' },
     metrics: {
+      detail: file.metrics?.detail ?? 'standard',
       stepHistograms: file.metrics?.stepHistograms ?? true,
-      preinitialiseFailures: file.metrics?.preinitialiseFailures ?? true,
+      preinitialiseFailures: file.metrics?.preinitialiseFailures ?? file.metrics?.detail === 'full',
     },
     credentials,
     targets,

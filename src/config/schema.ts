@@ -204,9 +204,11 @@ export const configFileSchema = z.strictObject({
     .optional(),
   metrics: z
     .strictObject({
-      // false drops the per-step latency histograms (16 series per step and target); the cycle histogram stays.
+      // standard (default): about 35 series per target; full: failures by step × reason and fine latency buckets.
+      detail: z.enum(['standard', 'full'], { error: 'must be standard or full' }).optional(),
+      // false drops per-step latency (redis_probe_step_duration_seconds); the cycle histogram stays.
       stepHistograms: z.boolean({ error: 'must be true or false' }).optional(),
-      // false creates a failure series at its first failure instead of every step × reason at 0.
+      // true starts every failure series at 0 (default: true with detail full, false with standard).
       preinitialiseFailures: z.boolean({ error: 'must be true or false' }).optional(),
     })
     .optional(),

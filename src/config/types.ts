@@ -6,8 +6,11 @@ export interface DaemonConfig {
   readonly server: { readonly host: string; readonly port: number; readonly shutdownGraceMs: number; readonly webConfigFile?: string };
   /** `cycles: 'failures'` logs a successful cycle at debug only; `'all'` at info too. */
   readonly log: { readonly level: LogLevel; readonly format: 'json' | 'pretty'; readonly cycles: 'all' | 'failures' };
-  /** Series-count trade-offs: `stepHistograms: false` drops the per-step histograms, `preinitialiseFailures: false` the zero failure series. */
-  readonly metrics: { readonly stepHistograms: boolean; readonly preinitialiseFailures: boolean };
+  /**
+   * Series-count trade-offs: `detail` picks the layout (README, Series count), `stepHistograms: false` drops
+   * per-step latency, `preinitialiseFailures` (default: true only with `detail: full`) starts failure series at 0.
+   */
+  readonly metrics: { readonly detail: MetricsDetail; readonly stepHistograms: boolean; readonly preinitialiseFailures: boolean };
   readonly credentials: readonly CredentialConfig[];
   readonly targets: readonly TargetConfig[];
   /** Added as a `location` label to every series, so probes from several regions can be compared. */
@@ -22,6 +25,9 @@ export interface ShardConfig {
   readonly count: number;
   readonly source: 'config' | 'env' | 'hostname';
 }
+
+/** standard: within about 40 series per target; full: failures by step × reason and fine latency buckets. */
+export type MetricsDetail = 'standard' | 'full';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 

@@ -81,6 +81,7 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
   const { clock, logger } = deps;
   const metrics = createProbeMetrics({
     version: deps.version,
+    detail: config.metrics.detail,
     stepHistograms: config.metrics.stepHistograms,
     preinitialiseFailures: config.metrics.preinitialiseFailures,
     ...(config.location !== undefined ? { location: config.location } : {}),

@@ -1,15 +1,19 @@
 import { escapeLabelValue, valueText } from './text.ts';
 
 /*
- * Compact storage for the per-target metric families, the ones whose series grow with the number of targets
- * (191 series per target in the default layout). prom-client keeps each series as a labels object, a hash
- * key and (for a histogram) a bucket object keyed by bound, then copies all of them into fresh objects on
- * every scrape; at 1,000 targets that is tens of MB of heap and most of a scrape's CPU (npm run bench,
- * `render`). Here a series is a number (or a histogram's bucket counts) in its scope's array, next to label text
- * rendered once: a scope (a target, or a target's cluster node) owns its `target="a"` text, and the
- * labels within it (step, reason, …) come from a small vocabulary whose text every scope shares.
- * The text written is the Prometheus exposition prom-client writes for the same series
- * (test/metrics/families.test.ts compares the two).
+ * Compact storage for the per-target metric families, the ones whose series grow with the number of targets.
+ * prom-client keeps each series as a labels object, a hash key and (for a histogram) a bucket object keyed by
+ * bound, then copies all of them into fresh objects on every scrape. Here a series is a number (or a
+ * histogram's bucket counts) in its scope's array, next to label text rendered once: a scope (a target, or a
+ * target's cluster node) owns its `target="a"` text, and the labels within it (step, reason, …) come from a
+ * small vocabulary whose text every scope shares. The text written is the Prometheus exposition prom-client
+ * writes for the same series (test/metrics/families.test.ts compares the two).
+ *
+ * Why this and render.ts still exist beside prom-client now that the default layout is about 35 series per
+ * target rather than 190 (issue 15): `/metrics` must render in at most 25 ms at 1,000 targets. The same
+ * standard-layout series kept in plain prom-client metrics and rendered by its registry.metrics() miss that
+ * by far, while these families with the chunked renderer meet it: `npm run bench -- --only=render`, rows "standard (default)" and "standard, prom-client
+ * registry.metrics()" of bench/results/2026-12-06T01-25-02Z.json (bench/prom-client-twin.ts is that twin).
  */
 
 /** Label values by label name; an absent or undefined value leaves the label out, as prom-client does. */
@@ -87,7 +91,7 @@ abstract class Family<Series extends { readonly labels: SeriesLabels }> {
     this.#labelNames = new Set([...this.#scopeLabels, ...this.#seriesLabels]);
   }
 
-  abstract readonly type: 'counter' | 'gauge' | 'histogram';
+  abstract readonly type: 'counter' | 'gauge' | 'histogram' | 'summary';
   protected abstract create(labels: SeriesLabels): Series;
   /** The sample lines of one series, given its own labels' text and the default labels' (`,a="1"` each). */
   protected abstract write(series: Series, labelsText: string, defaults: string, sink: LineSink): void;
@@ -249,6 +253,22 @@ export class HistogramFamily extends Family<HistogramSeries> {
   }
 }
 
+/**
+ * A summary without quantiles: each series writes its sum and count only, so `rate(_sum) / rate(_count)`
+ * gives a mean in 2 series where a histogram takes its buckets + 3.
+ */
+export class SummaryFamily extends Family<HistogramSeries> {
+  readonly type = 'summary';
+  protected create(labels: SeriesLabels): HistogramSeries {
+    return new HistogramSeries(labels, []);
+  }
+  protected write(series: HistogramSeries, labelsText: string, defaults: string, sink: LineSink): void {
+    const labels = `{${labelsText}${defaults}} `;
+    sink.text += `${this.name}_sum${labels}${valueText(series.sum)}\n${this.name}_count${labels}${series.count}\n`;
+    sink.lines += 2;
+  }
+}
+
 /** One info series: its own labels, and their text as of the label set it was last written with. */
 interface InfoSeries {
   readonly labels: Readonly<Record<string, string>>;
@@ -338,4 +358,4 @@ export class InfoFamily {
   }
 }
 
-export type MetricFamily = ScalarFamily | HistogramFamily | InfoFamily;
+export type MetricFamily = ScalarFamily | HistogramFamily | SummaryFamily | InfoFamily;

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { TargetConfig } from '../config/types.ts';
+import type { MetricsDetail, TargetConfig } from '../config/types.ts';
 import { FAILURE_REASONS } from '../shared/probe-result.ts';
 import { MAINTENANCE_EVENT_LABELS } from '../maintenance/parse-event.ts';
 import type { MaintenanceSink } from '../maintenance/maintenance-monitor.ts';
@@ -7,14 +7,21 @@ import type { CycleResult, Step } from '../shared/probe-result.ts';
 import { summarizeClusterCycle } from '../cluster/roll-up.ts';
 import { renderMetricChunks, renderMetrics } from './render.ts';
 import type { DefaultLabels, RenderOptions } from './render.ts';
-import { HistogramFamily, InfoFamily, ScalarFamily } from './families.ts';
+import { HistogramFamily, InfoFamily, ScalarFamily, SummaryFamily } from './families.ts';
 import type { HistogramSeries, LabelValues, MetricFamily } from './families.ts';
 
 /** How often the event-loop delay behind nodejs_eventloop_lag_* is sampled. */
 const EVENT_LOOP_SAMPLE_MS = 1000;
 
-/** Histogram buckets fit for a cache: healthy steps take well under a millisecond on a LAN. */
+/** `detail: full` buckets, fit for a cache: healthy steps take well under a millisecond on a LAN. */
 export const LATENCY_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+/**
+ * The cycle histogram's buckets at `detail: standard`: a whole cycle (four commands, a connect at times) takes
+ * about a millisecond on a LAN and a few across a region; 0.1 must stay, the latency SLI's threshold
+ * (k8s/rules/redis-probe.rules.yml).
+ */
+export const CYCLE_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5];
 
 /**
  * prom-client's default collectors add `nodejs_active_{handles,requests,resources}_total` gauges, which
@@ -95,12 +102,17 @@ export interface MaintenanceMetrics extends MaintenanceSink {
 export function createProbeMetrics(options: {
   version: string;
   defaultMetrics?: boolean;
-  /** false: no `redis_probe_step_duration_seconds` (16 series per step and target); the cycle histogram stays. */
+  /**
+   * standard (default, about 35 series per target): failures by reason and, apart, by step; per-step
+   * latency as sum and count; the cycle histogram in CYCLE_BUCKETS_SECONDS. full: failures by step ×
+   * reason, and both histograms in LATENCY_BUCKETS_SECONDS (about 200 series per target).
+   */
+  detail?: MetricsDetail;
+  /** false: no `redis_probe_step_duration_seconds` at all; the cycle histogram stays. */
   stepHistograms?: boolean;
   /**
-   * true (default): every step × reason failure series exists from the start at 0, so `increase()` sees
-   * the first failure. false: a series appears at its first failure (about 85 fewer series per target;
-   * that first failure is invisible to `increase()`).
+   * true (default with `detail: full`): every failure series exists from the start at 0, so `increase()`
+   * sees the first failure. false: a series appears at its first failure, which `increase()` then misses.
    */
   preinitialiseFailures?: boolean;
   /** A `location` label on every series (prom-client default labels, applied when the registry is read). */
@@ -129,18 +141,32 @@ export function createProbeMetrics(options: {
   const NODE = ['target', 'node'];
   const scalar = (type: 'counter' | 'gauge', name: string, help: string, scopeLabels: readonly string[], seriesLabels: readonly string[] = []) =>
     registry.addFamily(new ScalarFamily({ type, name, help, scopeLabels, seriesLabels }));
-  const histogram = (name: string, help: string, scopeLabels: readonly string[], seriesLabels: readonly string[] = []) =>
-    registry.addFamily(new HistogramFamily({ name, help, scopeLabels, seriesLabels, buckets: LATENCY_BUCKETS_SECONDS }));
+  const full = options.detail === 'full';
+  const preinitialiseFailures = options.preinitialiseFailures ?? full;
 
   const success = scalar('gauge', 'redis_probe_success', 'Whether the last probe cycle of the target succeeded (1) or failed (0).', TARGET);
   const cycles = scalar('counter', 'redis_probe_cycles_total', 'Probe cycles run against the target, successful or not.', TARGET);
-  const failures = scalar('counter', 'redis_probe_cycle_failures_total', 'Failed probe cycles by the step that failed and the reason.', TARGET, ['step', 'reason']);
+  // Reason × step is 17 × 5-7 series per target, nearly all zero: only `detail: full` crosses them.
+  const failures = full
+    ? scalar('counter', 'redis_probe_cycle_failures_total', 'Failed probe cycles by the step that failed and the reason.', TARGET, ['step', 'reason'])
+    : scalar('counter', 'redis_probe_cycle_failures_total', 'Failed probe cycles by reason (the failing step: redis_probe_cycle_failures_by_step_total).', TARGET, ['reason']);
+  const failuresByStep = scalar('counter', 'redis_probe_cycle_failures_by_step_total', 'Failed probe cycles by the step that failed.', TARGET, ['step']);
   const skipped = scalar('counter', 'redis_probe_cycles_skipped_total', 'Cycles not started because the previous one was still running.', TARGET);
-  const cycleDuration = histogram('redis_probe_cycle_duration_seconds', 'Duration of successful probe cycles, connect included when it happened.', TARGET);
+  const cycleDuration = registry.addFamily(
+    new HistogramFamily({
+      name: 'redis_probe_cycle_duration_seconds',
+      help: 'Duration of successful probe cycles, connect included when it happened.',
+      scopeLabels: TARGET,
+      buckets: full ? LATENCY_BUCKETS_SECONDS : CYCLE_BUCKETS_SECONDS,
+    }),
+  );
+  // `node` only on cluster targets, observed per node only: sum by (target, step) pools the nodes. Buckets
+  // per step would be 10-16 series each: by default a step keeps its sum and count (a mean), and
+  // `detail: full` makes it a histogram.
+  const stepOptions = { name: 'redis_probe_step_duration_seconds', help: 'Duration of each successful probe step (per node for a cluster target).', scopeLabels: NODE, seriesLabels: ['step'] };
   const stepDuration =
     (options.stepHistograms ?? true)
-      ? // `node` only on cluster targets, observed per node only: sum by (target, step, le) pools the nodes.
-        histogram('redis_probe_step_duration_seconds', 'Duration of each successful probe step (per node for a cluster target).', NODE, ['step'])
+      ? registry.addFamily(full ? new HistogramFamily({ ...stepOptions, buckets: LATENCY_BUCKETS_SECONDS }) : new SummaryFamily(stepOptions))
       : undefined;
   const lastSuccess = scalar('gauge', 'redis_probe_last_success_timestamp_seconds', 'When the target last completed a successful cycle (Unix time).', TARGET);
   const clients = scalar('gauge', 'redis_probe_clients', 'Clients connected to the target, from its last CLIENT LIST.', TARGET);
@@ -262,8 +288,10 @@ export function createProbeMetrics(options: {
       // Zero-valued series from the start, so rate() and increase() see the first failure.
       const cyclesSeries = cycles.series(labels);
       const skippedSeries = skipped.series(labels);
-      if (options.preinitialiseFailures ?? true) {
-        for (const step of steps) for (const reason of FAILURE_REASONS) failures.series({ ...labels, step, reason });
+      if (preinitialiseFailures) {
+        for (const step of steps) failuresByStep.series({ ...labels, step });
+        if (full) for (const step of steps) for (const reason of FAILURE_REASONS) failures.series({ ...labels, step, reason });
+        else for (const reason of FAILURE_REASONS) failures.series({ ...labels, reason });
       }
       for (const step of target.steps) stepSupported.series({ ...labels, step }).set(1);
       targetInfo.set(target.name, { ...target.labels, target: target.name, host: target.host, port: String(target.port), tls: String(target.tls.enabled) });
@@ -297,7 +325,11 @@ export function createProbeMetrics(options: {
       const recordTarget = (result: CycleResult, observeSteps: boolean): void => {
         cyclesSeries.inc();
         successSeries().set(result.success ? 1 : 0);
-        if (result.failure) failures.series({ ...labels, step: result.failure.step, reason: result.failure.reason }).inc();
+        if (result.failure) {
+          // Without `step` among its label names, the family leaves the step out of the series.
+          failures.series({ ...labels, step: result.failure.step, reason: result.failure.reason }).inc();
+          failuresByStep.series({ ...labels, step: result.failure.step }).inc();
+        }
         if (observeSteps) for (const timing of result.steps) observeStep(timing.step, timing.durationMs / 1000);
         if (result.success) {
           cycleDurationSeries().observe(result.durationMs / 1000);
@@ -343,7 +375,7 @@ export function createProbeMetrics(options: {
         recordSkipped: () => skippedSeries.inc(),
         remove() {
           for (const node of [...nodes]) removeNode(node);
-          for (const family of [success, cycles, skipped, failures, cycleDuration, stepDuration, lastSuccess, clients, certExpiry, stepSupported, clusterNodes, slaObjective]) {
+          for (const family of [success, cycles, skipped, failures, failuresByStep, cycleDuration, stepDuration, lastSuccess, clients, certExpiry, stepSupported, clusterNodes, slaObjective]) {
             family?.remove(labels);
           }
           targetInfo.delete(target.name);

@@ -42,14 +42,14 @@ describe('cluster metrics: per-node series plus a target roll-up', () => {
     single.record({ ...result, target: 's' });
     const text = await metrics.registry.metrics();
     const lines = text.split('\n').filter((line) => line.includes('target="s"'));
-    assert.ok(lines.length > 50);
+    assert.ok(lines.length > 20);
     assert.deepEqual(lines.filter((line) => line.includes('node=')), []);
     assert.ok(text.includes('redis_probe_step_duration_seconds_count{target="s",step="ping"} 1'));
     assert.equal(sampleValue(text, 'redis_probe_cluster_nodes', { target: 's' }), undefined);
   });
 
   it('all nodes green: success 1, one cycle, node series per node, latencies only per node', async () => {
-    const metrics = createProbeMetrics({ version: '1', defaultMetrics: false });
+    const metrics = createProbeMetrics({ version: '1', defaultMetrics: false, preinitialiseFailures: true });
     const target = metrics.registerTarget(cluster, { authenticated: true });
     target.recordCluster([nodeResult('10.0.0.1:7000'), nodeResult('10.0.0.2:7001', { durationMs: 5 }), nodeResult('10.0.0.3:7002')]);
     const text = await metrics.registry.metrics();
@@ -68,7 +68,7 @@ describe('cluster metrics: per-node series plus a target roll-up', () => {
     assert.ok(stepSeries.every((line) => line.includes('node="')), stepSeries.join('\n'));
     assert.equal(sampleValue(text, 'redis_probe_cycle_duration_seconds_sum', { target: 'c' }), 0.005, 'wall time of the slowest node');
     assert.equal(sampleValue(text, 'redis_probe_clients', { target: 'c' }), 3, 'clients add up over the primaries');
-    assert.equal(sampleValue(text, 'redis_probe_cycle_failures_total', { target: 'c', step: 'discover', reason: 'timeout' }), 0, 'discover is pre-initialised');
+    assert.equal(sampleValue(text, 'redis_probe_cycle_failures_by_step_total', { target: 'c', step: 'discover' }), 0, 'discover is pre-initialised');
     const check = await promtoolCheckMetrics(text);
     assert.equal(check.code, 0, check.output);
   });
@@ -81,8 +81,10 @@ describe('cluster metrics: per-node series plus a target roll-up', () => {
     const text = await metrics.registry.metrics();
     assert.equal(sampleValue(text, 'redis_probe_success', { target: 'c' }), 0);
     assert.equal(sampleValue(text, 'redis_probe_cycles_total', { target: 'c' }), 2);
-    assert.equal(sampleValue(text, 'redis_probe_cycle_failures_total', { target: 'c', step: 'set', reason: 'clusterdown' }), 1);
-    assert.equal(sampleValue(text, 'redis_probe_cycle_failures_total', { target: 'c', step: 'connect', reason: 'connection_refused' }), 0, 'one failure per cluster cycle');
+    assert.equal(sampleValue(text, 'redis_probe_cycle_failures_total', { target: 'c', reason: 'clusterdown' }), 1);
+    assert.equal(sampleValue(text, 'redis_probe_cycle_failures_by_step_total', { target: 'c', step: 'set' }), 1);
+    assert.equal(sampleValue(text, 'redis_probe_cycle_failures_total', { target: 'c', reason: 'connection_refused' }), undefined, 'one failure per cluster cycle');
+    assert.equal(sampleValue(text, 'redis_probe_cycle_failures_by_step_total', { target: 'c', step: 'connect' }), undefined);
     assert.equal(sampleValue(text, 'redis_probe_cluster_nodes', { target: 'c', state: 'ok' }), 1);
     assert.equal(sampleValue(text, 'redis_probe_cluster_nodes', { target: 'c', state: 'failed' }), 2);
     assert.equal(sampleValue(text, 'redis_probe_node_success', { target: 'c', node: '10.0.0.1:7000' }), 1);
@@ -117,7 +119,8 @@ describe('cluster metrics: per-node series plus a target roll-up', () => {
     };
     target.recordCluster([discovery]);
     const text = await metrics.registry.metrics();
-    assert.equal(sampleValue(text, 'redis_probe_cycle_failures_total', { target: 'c', step: 'discover', reason: 'other' }), 1);
+    assert.equal(sampleValue(text, 'redis_probe_cycle_failures_total', { target: 'c', reason: 'other' }), 1);
+    assert.equal(sampleValue(text, 'redis_probe_cycle_failures_by_step_total', { target: 'c', step: 'discover' }), 1);
     assert.equal(sampleValue(text, 'redis_probe_cluster_nodes', { target: 'c', state: 'ok' }), 0);
     assert.equal(sampleValue(text, 'redis_probe_cluster_nodes', { target: 'c', state: 'failed' }), 0);
     assert.equal(sampleValue(text, 'redis_probe_node_success', { target: 'c' }), undefined);

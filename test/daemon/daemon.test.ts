@@ -60,11 +60,13 @@ describe('the daemon, end to end (spawned, scraped, stopped)', { timeout: 60_000
     assert.equal(sampleValue(text, 'redis_probe_success', { target: 'healthy' }), 1);
     assert.equal(sampleValue(text, 'redis_probe_success', { target: 'refused' }), 0);
     assert.equal(sampleValue(text, 'redis_probe_success', { target: 'badauth' }), 0);
-    assert.ok((sampleValue(text, 'redis_probe_cycle_failures_total', { target: 'refused', step: 'connect', reason: 'connection_refused' }) ?? 0) >= 1);
-    assert.ok((sampleValue(text, 'redis_probe_cycle_failures_total', { target: 'badauth', step: 'auth', reason: 'auth' }) ?? 0) >= 1);
-    assert.equal(sampleValue(text, 'redis_probe_cycle_failures_total', { target: 'healthy', step: 'set', reason: 'oom' }), 0, 'pre-initialised');
+    assert.ok((sampleValue(text, 'redis_probe_cycle_failures_total', { target: 'refused', reason: 'connection_refused' }) ?? 0) >= 1);
+    assert.ok((sampleValue(text, 'redis_probe_cycle_failures_by_step_total', { target: 'refused', step: 'connect' }) ?? 0) >= 1);
+    assert.ok((sampleValue(text, 'redis_probe_cycle_failures_total', { target: 'badauth', reason: 'auth' }) ?? 0) >= 1);
+    assert.ok((sampleValue(text, 'redis_probe_cycle_failures_by_step_total', { target: 'badauth', step: 'auth' }) ?? 0) >= 1);
+    assert.equal(sampleValue(text, 'redis_probe_cycle_failures_total', { target: 'healthy', reason: 'oom' }), undefined, 'appears at its first failure (metrics.detail standard)');
     assert.ok((sampleValue(text, 'redis_probe_step_duration_seconds_count', { target: 'healthy', step: 'ping' }) ?? 0) >= 1);
-    assert.ok((sampleValue(text, 'redis_probe_step_duration_seconds_bucket', { target: 'healthy', step: 'ping', le: '0.0005' }) ?? -1) >= 0);
+    assert.ok((sampleValue(text, 'redis_probe_step_duration_seconds_sum', { target: 'healthy', step: 'ping' }) ?? 0) > 0);
     assert.ok((sampleValue(text, 'redis_probe_last_success_timestamp_seconds', { target: 'healthy' }) ?? 0) > Date.now() / 1000 - 10);
     assert.ok((sampleValue(text, 'redis_probe_clients', { target: 'healthy' }) ?? 0) >= 1);
     assert.equal(sampleValue(text, 'redis_probe_target_info', { target: 'healthy', team: 'cache', tls: 'false' }), 1);

@@ -14,7 +14,7 @@ function config(targets: readonly TargetConfig[], credentials: readonly Credenti
   return {
     server: { host: '127.0.0.1', port: 9637, shutdownGraceMs: 10_000 },
     log: { level: 'info', format: 'json', cycles: 'failures' },
-    metrics: { stepHistograms: true, preinitialiseFailures: true },
+    metrics: { detail: 'standard', stepHistograms: true, preinitialiseFailures: true },
     credentials,
     targets,
     ...extra,
@@ -103,7 +103,7 @@ describe('diffConfig', () => {
     const after = config([target('a')], [], {
       server: { host: '0.0.0.0', port: 9999, shutdownGraceMs: 10_000 },
       log: { level: 'debug', format: 'json', cycles: 'failures' },
-      metrics: { stepHistograms: false, preinitialiseFailures: true },
+      metrics: { detail: 'standard', stepHistograms: false, preinitialiseFailures: true },
     });
     const diff = diffConfig(before, after);
     assert.deepEqual(diff.restartRequired, ['server.host', 'server.port', 'log.level', 'metrics.stepHistograms']);

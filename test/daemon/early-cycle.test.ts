@@ -116,7 +116,7 @@ function daemonConfig(targets: readonly TargetConfig[]): DaemonConfig {
   return {
     server: { host: '127.0.0.1', port: 0, shutdownGraceMs: 2_000 },
     log: { level: 'info', format: 'json', cycles: 'failures' },
-    metrics: { stepHistograms: false, preinitialiseFailures: true },
+    metrics: { detail: 'standard', stepHistograms: false, preinitialiseFailures: true },
     credentials: [],
     targets,
   };

@@ -94,9 +94,11 @@ describe('Grafana dashboard', { timeout: 60_000 }, () => {
     assert.match(exprOf(/^Error budget remaining/), /redis_probe:error_budget_burn:rate30d/);
     assert.match(exprOf(/^Targets$/), /redis_probe_success/);
     assert.match(exprOf(/burn rate/i), /redis_probe:error_budget_burn:rate1h/);
-    assert.match(exprOf(/^Step latency p50$/), /histogram_quantile\(0\.5, sum by \(target, step, le\) \(rate\(redis_probe_step_duration_seconds_bucket/);
+    // The mean works at either metrics.detail; the quantile needs detail: full's buckets.
+    assert.match(exprOf(/^Step latency \(mean\)$/), /sum by \(target, step\) \(rate\(redis_probe_step_duration_seconds_sum.*\/ sum by \(target, step\) \(rate\(redis_probe_step_duration_seconds_count/);
     assert.match(exprOf(/^Step latency p99$/), /histogram_quantile\(0\.99, sum by \(target, step, le\) \(rate\(redis_probe_step_duration_seconds_bucket/);
     assert.match(exprOf(/failures by reason/i), /sum by \(target, reason\) \(increase\(redis_probe_cycle_failures_total/);
+    assert.match(exprOf(/failures by step/i), /sum by \(target, step\) \(increase\(redis_probe_cycle_failures_by_step_total/);
     const byReason = panelWith(/failures by reason/i)[0] as unknown as { fieldConfig: { defaults: { custom: { stacking: { mode: string } } } } };
     assert.equal(byReason.fieldConfig.defaults.custom.stacking.mode, 'normal');
     assert.match(exprOf(/since last success/i), /redis_probe_last_success_timestamp_seconds/);

@@ -4,6 +4,7 @@ export const CONTRACT_METRICS: readonly string[] = [
   'redis_probe_success',
   'redis_probe_cycles_total',
   'redis_probe_cycle_failures_total',
+  'redis_probe_cycle_failures_by_step_total',
   'redis_probe_cycle_duration_seconds',
   'redis_probe_step_duration_seconds',
   'redis_probe_last_success_timestamp_seconds',

@@ -81,6 +81,10 @@ const NO_DATA_ALWAYS: Readonly<Record<string, NoData>> = {
   'Entra token expires in/A': { ...NO_ENTRA, absentMetric: 'redis_probe_token_expiry_timestamp_seconds' },
   'Token refreshes/A': { ...NO_ENTRA, absentMetric: 'redis_probe_token_refreshes_total' },
   'Token refresh duration p99/A': { ...NO_ENTRA, absentMetric: 'redis_probe_token_refresh_duration_seconds_bucket' },
+  'Step latency p99/A': {
+    why: 'metrics.detail is standard (the default), which exports each step\'s sum and count but no buckets',
+    absentMetric: 'redis_probe_step_duration_seconds_bucket',
+  },
   'TLS certificate expires in/A': {
     why: 'TLS is off, so no server certificate is seen',
     absentMetric: 'redis_probe_tls_cert_expiry_timestamp_seconds',

@@ -25,7 +25,7 @@ let probe: InProcessDaemon;
 
 const value = async (name: string, labels: Record<string, string>) => sampleValue(await probe.metricsText(), name, labels);
 const cycles = async () => (await value('redis_probe_cycles_total', { target: 'entra' })) ?? 0;
-const tokenFailures = async () => (await value('redis_probe_cycle_failures_total', { target: 'entra', step: 'auth', reason: 'token' })) ?? 0;
+const tokenFailures = async () => (await value('redis_probe_cycle_failures_total', { target: 'entra', reason: 'token' })) ?? 0;
 
 before(async () => {
   redis = await startRedis();

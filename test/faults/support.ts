@@ -105,7 +105,8 @@ export function faultConfig(targets: readonly TargetConfig[], credentials: reado
   return {
     server: { host: '127.0.0.1', port: 0, shutdownGraceMs },
     log: { level: 'debug', format: 'json', cycles: 'failures' },
-    metrics: { stepHistograms: true, preinitialiseFailures: true },
+    // full: the fault tests read the failing step and reason off one series.
+    metrics: { detail: 'full', stepHistograms: true, preinitialiseFailures: true },
     credentials,
     targets,
   };

@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { HistogramFamily, InfoFamily, ScalarFamily } from '../../src/metrics/families.ts';
+import { Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
+import { HistogramFamily, InfoFamily, ScalarFamily, SummaryFamily } from '../../src/metrics/families.ts';
 import type { LabelValues } from '../../src/metrics/families.ts';
 import { renderMetrics } from '../../src/metrics/render.ts';
 
@@ -29,7 +29,7 @@ const operation: fc.Arbitrary<Operation> = fc.record({
   value: fc.oneof(fc.double({ min: 0, max: 10, noNaN: true }), fc.constantFrom(0, 0.0005, 1, 5, 7.25, 1e-7, 1e21)),
 });
 
-/** Both sides of the comparison: three families and their prom-client twins. */
+/** Both sides of the comparison: four families and their prom-client twins. */
 function pair(location: string | undefined) {
   const reference = new Registry();
   if (location !== undefined) reference.setDefaultLabels({ location });
@@ -45,6 +45,10 @@ function pair(location: string | undefined) {
       ours: new HistogramFamily({ name: 'h_seconds', help: 'A histogram.', buckets: BUCKETS, ...options }),
       theirs: new Histogram({ name: 'h_seconds', help: 'A histogram.', labelNames, buckets: BUCKETS, registers }),
     },
+    summary: {
+      ours: new SummaryFamily({ name: 's_seconds', help: 'A summary.', ...options }),
+      theirs: new Summary({ name: 's_seconds', help: 'A summary.', labelNames, percentiles: [], registers }),
+    },
   };
 }
 
@@ -59,7 +63,7 @@ function apply(sides: ReturnType<typeof pair>, op: Operation, created: Set<strin
       const values = { target, ...(node !== null ? { node } : {}), step };
       if (!match(values)) continue;
       created.delete(entry);
-      for (const metric of [sides.counter.theirs, sides.gauge.theirs, sides.histogram.theirs]) metric.remove(values);
+      for (const metric of [sides.counter.theirs, sides.gauge.theirs, sides.histogram.theirs, sides.summary.theirs]) metric.remove(values);
     }
   };
   switch (op.kind) {
@@ -72,6 +76,8 @@ function apply(sides: ReturnType<typeof pair>, op: Operation, created: Set<strin
       sides.gauge.theirs.inc(labels, op.value);
       sides.histogram.ours.series(labels).observe(op.value);
       sides.histogram.theirs.observe(labels, op.value);
+      sides.summary.ours.series(labels).observe(op.value);
+      sides.summary.theirs.observe(labels, op.value);
       return;
     case 'set':
       sides.counter.ours.series(labels);
@@ -80,6 +86,8 @@ function apply(sides: ReturnType<typeof pair>, op: Operation, created: Set<strin
       sides.gauge.theirs.set(labels, op.value);
       sides.histogram.ours.series(labels).observe(op.value);
       sides.histogram.theirs.observe(labels, op.value);
+      sides.summary.ours.series(labels).observe(op.value);
+      sides.summary.theirs.observe(labels, op.value);
       created.add(key(labels));
       return;
     case 'observe':
@@ -89,14 +97,16 @@ function apply(sides: ReturnType<typeof pair>, op: Operation, created: Set<strin
       sides.gauge.theirs.inc(labels, 0);
       sides.histogram.ours.series(labels).observe(op.value);
       sides.histogram.theirs.observe(labels, op.value);
+      sides.summary.ours.series(labels).observe(op.value);
+      sides.summary.theirs.observe(labels, op.value);
       created.add(key(labels));
       return;
     case 'removeSeries':
-      for (const family of [sides.counter.ours, sides.gauge.ours, sides.histogram.ours]) family.remove(labels);
+      for (const family of [sides.counter.ours, sides.gauge.ours, sides.histogram.ours, sides.summary.ours]) family.remove(labels);
       removeReference((values) => key(values) === key(labels));
       return;
     case 'removeScope':
-      for (const family of [sides.counter.ours, sides.gauge.ours, sides.histogram.ours]) family.remove(scope);
+      for (const family of [sides.counter.ours, sides.gauge.ours, sides.histogram.ours, sides.summary.ours]) family.remove(scope);
       removeReference((values) => values.target === op.target && values.node === op.node);
       return;
   }
@@ -114,7 +124,7 @@ describe('compact metric families', () => {
           for (const op of operations) apply(sides, op, created);
           const ours = await renderMetrics(new Registry(), {
             defaultLabels: sides.defaults,
-            families: [sides.counter.ours, sides.gauge.ours, sides.histogram.ours],
+            families: [sides.counter.ours, sides.gauge.ours, sides.histogram.ours, sides.summary.ours],
             linesPerSlice: 5,
           });
           assert.deepEqual(sortedLines(ours), sortedLines(await sides.reference.metrics()));

@@ -45,7 +45,8 @@ describe('metrics', () => {
   });
 
   it('turns results into the contract series, on a registry of its own', async () => {
-    const metrics = createProbeMetrics({ version: '1.2.3', defaultMetrics: false });
+    // full: the step × reason series and the fine buckets (series-budget and metrics-options cover standard).
+    const metrics = createProbeMetrics({ version: '1.2.3', defaultMetrics: false, detail: 'full' });
     const target = metrics.registerTarget(targetConfig({ name: 'a', port: 1, labels: { team: 'x' } }), { authenticated: true });
     metrics.registerTarget(targetConfig({ name: 'b', port: 2, labels: { zone: 'z' } }), { authenticated: false });
     target.record(success);

@@ -67,14 +67,16 @@ async function joined(chunks: AsyncIterable<string>): Promise<string> {
 describe('sliced /metrics rendering', () => {
   for (const location of [undefined, 'westeurope', 'quote"and\\back']) {
     for (const layout of [
-      { stepHistograms: true, preinitialiseFailures: true },
-      { stepHistograms: false, preinitialiseFailures: false },
+      { detail: 'standard' as const, stepHistograms: true },
+      { detail: 'full' as const, stepHistograms: true },
+      { detail: 'standard' as const, stepHistograms: false, preinitialiseFailures: false },
     ]) {
       it(`writes prom-client's metrics as prom-client does, then the families, in any slicing (location ${location ?? 'unset'}, ${JSON.stringify(layout)})`, async () => {
         const metrics = createProbeMetrics({ version: '1.2.3', defaultMetrics: false, ...layout, ...(location !== undefined ? { location } : {}) });
         populate(metrics);
         const text = await metrics.registry.metrics();
-        assert.equal(text.includes('redis_probe_step_duration_seconds_bucket'), layout.stepHistograms);
+        assert.equal(text.includes('redis_probe_step_duration_seconds_bucket'), layout.detail === 'full');
+        assert.equal(text.includes('redis_probe_step_duration_seconds_count'), layout.stepHistograms);
         const promClientPart = await promClientText(metrics.registry);
         assert.equal(text.slice(0, promClientPart.length), promClientPart);
         assert.match(text.slice(promClientPart.length), /^\n# HELP redis_probe_success /);
@@ -128,7 +130,7 @@ describe('sliced /metrics rendering', () => {
   });
 
   it('yields to the event loop between slices', async () => {
-    const metrics = createProbeMetrics({ version: '1', defaultMetrics: false });
+    const metrics = createProbeMetrics({ version: '1', defaultMetrics: false, detail: 'full' });
     for (let index = 0; index < 50; index++) metrics.registerTarget(targetConfig({ name: `t-${index}`, port: 1 }), { authenticated: false }).record(ok(`t-${index}`));
     let yields = 0;
     const text = await joined(
