@@ -1,7 +1,7 @@
 /**
  * Every PromQL expression of the Grafana dashboard, with Grafana's variables replaced
- * so that the expression runs as it is against a real Prometheus (`$target` by `.*`,
- * `$__rate_interval` by `1m`).
+ * so that the expression runs as it is against a real Prometheus (`$target`, `$cluster`,
+ * `$location` by `.*`, `$job` by `.+`, `$__rate_interval` by `1m`).
  */
 import { readFileSync } from 'node:fs';
 import { DASHBOARD_FILE } from './paths.ts';
@@ -16,9 +16,11 @@ export interface DashboardExpr {
   readonly expr: string;
 }
 
-interface DashboardTarget {
+/** A panel's query. */
+export interface DashboardTarget {
   refId?: string;
   expr?: string;
+  datasource?: { type?: string; uid?: string };
 }
 
 /** A dashboard panel as far as these tests care. */
@@ -26,16 +28,33 @@ export interface DashboardPanel {
   id?: number;
   type: string;
   title?: string;
+  description?: string;
   datasource?: { type?: string; uid?: string };
+  fieldConfig?: { defaults?: { unit?: string }; overrides?: { properties?: { id: string; value?: unknown }[] }[] };
   targets?: DashboardTarget[];
   panels?: DashboardPanel[];
+}
+
+/** A template variable. */
+export interface DashboardVariable {
+  name: string;
+  label?: string;
+  type: string;
+  query?: unknown;
+  definition?: string;
+  datasource?: { type?: string; uid?: string };
+  refresh?: number;
+  multi?: boolean;
+  includeAll?: boolean;
+  allValue?: string;
 }
 
 export interface Dashboard {
   title: string;
   uid: string;
+  editable?: boolean;
   panels: DashboardPanel[];
-  templating: { list: { name: string; type: string; query?: unknown; multi?: boolean; includeAll?: boolean; allValue?: string }[] };
+  templating: { list: DashboardVariable[] };
   annotations?: { list: { name: string; expr?: string }[] };
 }
 
@@ -44,9 +63,12 @@ const SUBSTITUTIONS: readonly (readonly [RegExp, string])[] = [
   [/\$\{?__interval\}?/g, '1m'],
   [/\$\{?__range\}?/g, '1h'],
   [/\$\{?__range_s\}?/g, '3600'],
-  // Multi-value template variables are used inside =~ matchers: match everything.
-  [/\$\{target(?::[a-z]+)?\}/g, '.*'],
-  [/\$target\b/g, '.*'],
+  // Multi-value template variables are used inside =~ matchers, with their allValue ("All"):
+  // `job` is always set (.+); cluster and location may be absent from a series (.*).
+  [/\$\{job(?::[a-z]+)?\}/g, '.+'],
+  [/\$job\b/g, '.+'],
+  [/\$\{(target|cluster|location)(?::[a-z]+)?\}/g, '.*'],
+  [/\$(target|cluster|location)\b/g, '.*'],
 ];
 
 /** Grafana variables replaced by values that keep the expression valid PromQL. */

@@ -65,7 +65,7 @@ describe('Grafana dashboard', { timeout: 60_000 }, () => {
     assert.equal(target.multi, true);
     assert.equal(target.includeAll, true);
     assert.equal(target.allValue, '.*');
-    assert.match(JSON.stringify(target.query), /label_values\(redis_probe_target_info, target\)/);
+    assert.match(JSON.stringify(target.query), /label_values\(redis_probe_target_info\{[^}]*\}, target\)/);
   });
 
   it('every panel has a datasource and at least one expression; ids are unique; the grid is 24 wide', () => {
@@ -95,10 +95,10 @@ describe('Grafana dashboard', { timeout: 60_000 }, () => {
     assert.match(exprOf(/^Targets$/), /redis_probe_success/);
     assert.match(exprOf(/burn rate/i), /redis_probe:error_budget_burn:rate1h/);
     // The mean works at either metrics.detail; the quantile needs detail: full's buckets.
-    assert.match(exprOf(/^Step latency \(mean\)$/), /sum by \(target, step\) \(rate\(redis_probe_step_duration_seconds_sum.*\/ sum by \(target, step\) \(rate\(redis_probe_step_duration_seconds_count/);
-    assert.match(exprOf(/^Step latency p99$/), /histogram_quantile\(0\.99, sum by \(target, step, le\) \(rate\(redis_probe_step_duration_seconds_bucket/);
-    assert.match(exprOf(/failures by reason/i), /sum by \(target, reason\) \(increase\(redis_probe_cycle_failures_total/);
-    assert.match(exprOf(/failures by step/i), /sum by \(target, step\) \(increase\(redis_probe_cycle_failures_by_step_total/);
+    assert.match(exprOf(/^Step latency \(mean\)$/), /sum by \(target, location, step\) \(rate\(redis_probe_step_duration_seconds_sum.*\/ sum by \(target, location, step\) \(rate\(redis_probe_step_duration_seconds_count/);
+    assert.match(exprOf(/^Step latency p99$/), /histogram_quantile\(0\.99, sum by \(target, location, step, le\) \(rate\(redis_probe_step_duration_seconds_bucket/);
+    assert.match(exprOf(/failures by reason/i), /sum by \(target, location, reason\) \(increase\(redis_probe_cycle_failures_total/);
+    assert.match(exprOf(/failures by step/i), /sum by \(target, location, step\) \(increase\(redis_probe_cycle_failures_by_step_total/);
     const byReason = panelWith(/failures by reason/i)[0] as unknown as { fieldConfig: { defaults: { custom: { stacking: { mode: string } } } } };
     assert.equal(byReason.fieldConfig.defaults.custom.stacking.mode, 'normal');
     assert.match(exprOf(/since last success/i), /redis_probe_last_success_timestamp_seconds/);
@@ -140,6 +140,10 @@ describe('Grafana dashboard', { timeout: 60_000 }, () => {
     assert.equal(
       substituteGrafanaVariables('rate(x{target=~"$target"}[$__rate_interval]) + y{target=~"${target}"}'),
       'rate(x{target=~".*"}[1m]) + y{target=~".*"}',
+    );
+    assert.equal(
+      substituteGrafanaVariables('x{cluster=~"$cluster", job=~"$job", location=~"${location}"}'),
+      'x{cluster=~".*", job=~".+", location=~".*"}',
     );
   });
 

@@ -6,11 +6,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { isK8sObject, kustomizationDirs, validateObject } from './manifests.ts';
 import type { K8sObject } from './manifests.ts';
+import { DEFAULT_PARAMETERS } from '../../scripts/gen-rules.ts';
+import { loadYamlDocs } from './manifests.ts';
 import { AZURE_OVERLAY_DIR, BASE_DIR, CONFIG_MAP_KEY, CONFIG_MAP_NAME, DASHBOARD_FILE, K8S_DIR, configMapConfigPath } from './paths.ts';
 
 const kubectl = process.env['KUBECTL'] ?? 'kubectl';
@@ -77,5 +80,46 @@ describe('kustomize rendering', { skip, timeout: 120_000 }, () => {
     const monitors = objects.filter((o) => o.apiVersion === 'azmonitoring.coreos.com/v1');
     assert.deepEqual(monitors.map((o) => o.kind), ['PodMonitor']);
     assert.ok(objects.some((o) => o.kind === 'Deployment'));
+  });
+
+  it('components/alert-links: an overlay\'s runbookUrl and dashboardUrl replace the repository paths in every alert, anchors and queries kept', () => {
+    const componentDir = path.join(K8S_DIR, 'components/alert-links');
+    const overlay = mkdtempSync(path.join(tmpdir(), 'redis-probe-alert-links-'));
+    try {
+      const [example] = loadYamlDocs(path.join(componentDir, 'alert-links.example.yaml')) as K8sObject[];
+      const links = { runbookUrl: 'https://git.example.com/ops/redis-probe/blob/v2/docs/runbook.md', dashboardUrl: 'https://grafana.example.com/d/redis-probe/redis-probe' };
+      writeFileSync(path.join(overlay, 'alert-links.yaml'), YAML.stringify({ ...example, data: links }));
+      writeFileSync(
+        path.join(overlay, 'kustomization.yaml'),
+        YAML.stringify({
+          apiVersion: 'kustomize.config.k8s.io/v1beta1',
+          kind: 'Kustomization',
+          resources: [path.relative(overlay, BASE_DIR), 'alert-links.yaml'],
+          components: [path.relative(overlay, componentDir)],
+        }),
+      );
+      const annotationsOf = (objects: K8sObject[]): { alert: string; runbook_url?: string; dashboard_url?: string }[] => {
+        const rule = objects.find((o) => o.kind === 'PrometheusRule') as K8sObject & {
+          spec: { groups: { rules: { alert?: string; annotations?: Record<string, string> }[] }[] };
+        };
+        return rule.spec.groups.flatMap((g) => g.rules.filter((r) => r.alert !== undefined).map((r) => ({ alert: r.alert!, ...r.annotations })));
+      };
+      const before = annotationsOf(render(BASE_DIR));
+      const after = annotationsOf(render(overlay));
+      assert.ok(before.length > 10);
+      assert.equal(after.length, before.length);
+      for (const [i, alert] of before.entries()) {
+        const changed = after[i]!;
+        assert.ok(alert.runbook_url?.startsWith(`${DEFAULT_PARAMETERS.runbookUrl}#`), `${alert.alert}: ${alert.runbook_url}`);
+        assert.equal(changed.runbook_url, alert.runbook_url!.replace(DEFAULT_PARAMETERS.runbookUrl, links.runbookUrl), alert.alert);
+        assert.ok(alert.dashboard_url?.startsWith(DEFAULT_PARAMETERS.dashboardUrl), `${alert.alert}: ${alert.dashboard_url}`);
+        assert.equal(changed.dashboard_url, alert.dashboard_url!.replace(DEFAULT_PARAMETERS.dashboardUrl, links.dashboardUrl), alert.alert);
+      }
+      assert.ok(after.some((a) => a.dashboard_url === `${links.dashboardUrl}?var-target={{ $labels.target }}`));
+      // The parameters ConfigMap is local to kustomize: it is never applied.
+      assert.ok(!render(overlay).some((o) => o.kind === 'ConfigMap' && o.metadata.name === 'redis-probe-alert-links'));
+    } finally {
+      rmSync(overlay, { recursive: true, force: true });
+    }
   });
 });

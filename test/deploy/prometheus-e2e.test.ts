@@ -37,6 +37,8 @@ const JOB = 'redis-probe';
 const TARGETS = ['alpha', 'bravo', 'charlie'] as const;
 type TargetName = (typeof TARGETS)[number];
 const KILLED: TargetName = 'bravo';
+/** bravo's `labels`: the alerts about it must carry them (routing). */
+const KILLED_ROUTING_LABELS = { team: 'payments', env: 'prod' } as const;
 const IN_MAINTENANCE: TargetName = 'charlie';
 const MAINTENANCE_STARTING = 'NotificationType|NodeMaintenanceStarting|StartTimeInUTC|2025-01-01T00:00:00|IsReplica|False';
 /** Sent when bravo is killed, so the "Maintenance events" panel (increase over 1m) has a fresh step then too. */
@@ -204,6 +206,7 @@ describe('live: the daemon scraped by a real Prometheus with k8s/rules and the G
           host: '127.0.0.1',
           port: redis.get(name)!.port,
           ...(name === IN_MAINTENANCE ? { maintenanceEvents: true } : {}),
+          ...(name === KILLED ? { labels: KILLED_ROUTING_LABELS } : {}),
         })),
       }),
     );
@@ -357,10 +360,14 @@ describe('live: the daemon scraped by a real Prometheus with k8s/rules and the G
       assert.ok(['pending', 'firing'].includes(alert.state));
       assert.equal(alert.labels['target'], KILLED, `only ${KILLED} may alert: ${JSON.stringify(alert.labels)}`);
     }
+    // One location (no `location` label): the quorum is 1, so the outage pages.
     const targetDown = alerts.find((a) => a.labels['alertname'] === 'RedisProbeTargetDown');
-    assert.equal(targetDown?.labels['severity'], 'warning');
+    assert.equal(targetDown?.labels['severity'], 'critical');
     const fastBurn = alerts.find((a) => a.labels['alertname'] === 'RedisProbeErrorBudgetBurn' && a.labels['long_window'] === '1h');
-    assert.equal(fastBurn?.labels['severity'], 'page');
+    assert.equal(fastBurn?.labels['severity'], 'critical');
+    for (const alert of [targetDown, fastBurn]) {
+      assert.deepEqual({ team: alert?.labels['team'], env: alert?.labels['env'] }, KILLED_ROUTING_LABELS, `routing labels of ${JSON.stringify(alert?.labels)}`);
+    }
     assert.ok(Number(fastBurn?.value) > 14.4, `burn rate ${fastBurn?.value ?? '?'}`);
     t.diagnostic(`Prometheus saw the outage and both alerts went ${targetDown?.state ?? '?'}/${fastBurn?.state ?? '?'} after ${Math.round(reactedAfterMs)} ms`);
   });

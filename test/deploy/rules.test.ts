@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
@@ -9,25 +9,30 @@ import {
   AZURE_MAX_RULES_PER_GROUP,
   AZURE_SEVERITY,
   BICEP_FILE,
+  DEFAULT_PARAMETERS,
   PROMETHEUS_RULE_FILE,
+  applyParameters,
   bicepString,
   durationSeconds,
   generatedFiles,
   isoDuration,
   oneLineExpr,
+  parseArgs,
   parseRulesFile,
+  renderBicep,
 } from '../../scripts/gen-rules.ts';
+import type { RuleParameters } from '../../scripts/gen-rules.ts';
 import type { Rule, RuleGroup } from '../../scripts/gen-rules.ts';
 import { loadYamlDocs, validateObject } from './manifests.ts';
 import type { K8sObject } from './manifests.ts';
 import { knownSeriesNames, selectedMetricNames } from './metric-contract.ts';
 import { runPromtool } from './promtool.ts';
 import { attemptsExpr, failuresExpr } from '../../src/sla/sli-queries.ts';
-import { RULES_FILE, RULE_TESTS_DIR, RUNBOOK_FILE } from './paths.ts';
+import { REPO_ROOT, RULES_FILE, RULE_TESTS_DIR, RUNBOOK_FILE } from './paths.ts';
 import { markdownAnchors } from './markdown.ts';
 
-const RUNBOOK_URL = 'https://github.com/redis-probe/redis-probe/blob/main/docs/runbook.md';
-const SEVERITIES = ['page', 'ticket', 'warning'];
+/** The severities kube-prometheus' Alertmanager routes and inhibition rules use. */
+const SEVERITIES = ['critical', 'warning', 'info'];
 const rulesText = readFileSync(RULES_FILE, 'utf8');
 const groups = parseRulesFile(rulesText);
 const allRules = groups.flatMap((g) => g.rules);
@@ -97,27 +102,29 @@ describe('rules: generated forms', { timeout: 30_000 }, () => {
     assert.deepEqual((prometheusRule!['spec'] as { groups: RuleGroup[] }).groups, (YAML.parse(rulesText) as { groups: unknown }).groups);
   });
 
-  it('the Bicep rule groups carry the same rules, expressions, durations and severities', () => {
-    const bicep = readFileSync(BICEP_FILE, 'utf8');
-    const parsed = parseBicepRuleGroups(bicep);
-    assert.deepEqual(
-      parsed.map((g) => g.name),
-      groups.map((g) => g.name),
-    );
-    for (const [i, group] of groups.entries()) {
-      const azure = parsed[i]!;
-      assert.ok(azure.rules.length <= AZURE_MAX_RULES_PER_GROUP);
-      assert.equal(azure.interval, isoDuration(group.interval ?? '1m'));
-      assert.deepEqual(
-        azure.rules.map((r) => ({ ...r, expression: squash(r.expression) })),
-        group.rules.map((rule) => ({
-          kind: 'record' in rule ? 'record' : 'alert',
-          name: 'record' in rule ? rule.record : rule.alert,
-          expression: squash(rule.expr),
-          for: 'for' in rule && rule.for !== undefined ? isoDuration(rule.for) : undefined,
-          severity: 'alert' in rule ? AZURE_SEVERITY[rule.labels!['severity']!] : undefined,
-        })),
-      );
+  it('the Bicep rule groups are one for one with the PrometheusRule: rules, expressions, durations, severities, labels, annotations', () => {
+    const [prometheusRule] = loadYamlDocs(PROMETHEUS_RULE_FILE) as K8sObject[];
+    const ruleGroups = (prometheusRule!['spec'] as { groups: RuleGroup[] }).groups;
+    assertBicepMatches(readFileSync(BICEP_FILE, 'utf8'), ruleGroups);
+  });
+
+  it('with other parameters, the Bicep defaults and the rules change together and stay one for one', () => {
+    const params: RuleParameters = {
+      routingLabels: ['team', 'env', 'cost_center'],
+      quorum: 3,
+      runbookUrl: 'https://git.example.com/ops/redis-probe/blob/v2/docs/runbook.md',
+      dashboardUrl: 'https://grafana.example.com/d/redis-probe/redis-probe',
+    };
+    const custom = parseRulesFile(applyParameters(rulesText, params));
+    const bicep = renderBicep(rulesText, params);
+    assert.match(bicep, /^param routingLabels array = \['team', 'env', 'cost_center'\]$/m);
+    assert.match(bicep, /^param quorum int = 3$/m);
+    assertBicepMatches(bicep, custom);
+    const customAlerts = custom.flatMap((g) => g.rules).filter((r): r is Extract<Rule, { alert: string }> => 'alert' in r);
+    for (const alert of customAlerts) {
+      assert.ok(alert.annotations?.['runbook_url']?.startsWith(`${params.runbookUrl}#`), `${alert.alert}: ${alert.annotations?.['runbook_url']}`);
+      assert.ok(alert.annotations?.['dashboard_url']?.startsWith(params.dashboardUrl), `${alert.alert}: ${alert.annotations?.['dashboard_url']}`);
+      assert.doesNotMatch(alert.expr, /group_left \(team, env\)/);
     }
   });
 
@@ -144,6 +151,80 @@ describe('rules: generated forms', { timeout: 30_000 }, () => {
     assert.equal(durationSeconds('1w'), 7 * 86400);
     assert.throws(() => durationSeconds('5 minutes'), /not a Prometheus duration/);
     assert.equal(oneLineExpr('a\n  or\n  b\n'), 'a or b');
+  });
+});
+
+describe('rules: parameters (node scripts/gen-rules.ts --out DIR ...)', { timeout: 120_000 }, () => {
+  it('routing labels and quorum reach the alerts: promtool runs a unit test against the rules written with them', () => {
+    const dir = path.join(workDir, 'custom');
+    cpSync(path.dirname(RULES_FILE), dir, { recursive: true });
+    const params: RuleParameters = { ...DEFAULT_PARAMETERS, routingLabels: ['cost_center'], quorum: 3 };
+    writeFileSync(path.join(dir, path.basename(RULES_FILE)), applyParameters(rulesText, params));
+    const info = (location: string) =>
+      `redis_probe_target_info{job="redis-probe", instance="${location}:9637", location="${location}", target="orders", team="payments", cost_center="cc-42"}`;
+    const success = (location: string, values: string) => ({
+      series: `redis_probe_success{job="redis-probe", instance="${location}:9637", location="${location}", target="orders"}`,
+      values,
+    });
+    const test = {
+      rule_files: [`../${path.basename(RULES_FILE)}`],
+      evaluation_interval: '1m',
+      tests: [
+        {
+          name: 'quorum 3: two regions of three down is a warning per region; routing label cost_center only',
+          interval: '1m',
+          input_series: [success('westeurope', '0x15'), success('eastus', '0x15'), success('southeastasia', '1x15'), { series: info('westeurope'), values: '1x15' }],
+          alert_rule_test: [
+            {
+              eval_time: '5m',
+              alertname: 'RedisProbeTargetDown',
+              exp_alerts: ['westeurope', 'eastus'].map((location) => ({
+                exp_labels: { severity: 'warning', target: 'orders', location, cost_center: 'cc-42' },
+                exp_annotations: {
+                  summary: `Redis target orders fails every probe from ${location} only`,
+                  description: `Every probe cycle of orders from ${location} has failed for at least 3 minutes, but fewer probe locations than the quorum see it down: look at this location's network path before the cache.`,
+                  runbook_url: 'docs/runbook.md#redisprobetargetdown',
+                  dashboard_url: 'k8s/grafana/redis-probe-dashboard.json?var-target=orders',
+                },
+              })),
+            },
+          ],
+        },
+      ],
+    };
+    writeFileSync(path.join(dir, 'tests', 'custom.test.yml'), YAML.stringify(test));
+    const { status, output } = runPromtool(['test', 'rules', 'custom.test.yml'], path.join(dir, 'tests'));
+    assert.equal(status, 0, output);
+  });
+
+  it('the command line takes the parameters, needs --out for them, and names the option and the fix on a bad value', () => {
+    assert.deepEqual(parseArgs([]), { check: false, outDir: undefined, params: DEFAULT_PARAMETERS });
+    assert.deepEqual(parseArgs(['--check']).check, true);
+    const parsed = parseArgs(['--out', 'x', '--quorum=3', '--routing-labels', 'team, cost_center', '--runbook-url', 'https://w/r.md', '--dashboard-url=https://g/d/redis-probe']);
+    assert.deepEqual(parsed, {
+      check: false,
+      outDir: 'x',
+      params: { quorum: 3, routingLabels: ['team', 'cost_center'], runbookUrl: 'https://w/r.md', dashboardUrl: 'https://g/d/redis-probe' },
+    });
+    assert.throws(() => parseArgs(['--quorum', '3']), /need --out DIR/);
+    assert.throws(() => parseArgs(['--out', 'x', '--quorum', '0']), /--quorum: must be a whole number of locations, 1 or more/);
+    assert.throws(() => parseArgs(['--out', 'x', '--quorum', 'two']), /--quorum/);
+    assert.throws(() => parseArgs(['--out', 'x', '--routing-labels', 'team,9lives']), /--routing-labels: "9lives" is not a Prometheus label name/);
+    assert.throws(() => parseArgs(['--out', 'x', '--routing-labels', 'location']), /--routing-labels: location is set by the rules themselves/);
+    assert.throws(() => parseArgs(['--out', 'x', '--runbook-url', 'https://w/r.md#top']), /--runbook-url: .* without .*'#'/);
+    assert.throws(() => parseArgs(['--out', 'x', '--dashboard-url', 'https://g/d?orgId=1']), /--dashboard-url/);
+    assert.throws(() => parseArgs(['--quorom', '3']), /unknown option --quorom: use --check, --out DIR, --quorum N/);
+    assert.throws(() => parseArgs(['--check', '--out', 'x']), /drop --out/);
+  });
+
+  it('--out writes the rules file and both forms with the parameters; the repository files are untouched', () => {
+    const out = path.join(workDir, 'out');
+    const params: RuleParameters = { ...DEFAULT_PARAMETERS, quorum: 3 };
+    const files = generatedFiles(params, out);
+    assert.deepEqual(files.map((f) => path.relative(out, f.file)), ['redis-probe.rules.yml', 'prometheus-rule.yaml', 'rule-groups.bicep']);
+    assert.match(files[0]!.content, /redis_probe_success\{job="redis-probe"\}\)\), 3\)/);
+    assert.match(files[2]!.content, /^param quorum int = 3$/m);
+    for (const { file, content } of generatedFiles()) assert.equal(readFileSync(file, 'utf8'), content);
   });
 });
 
@@ -195,18 +276,37 @@ describe('rules: content', { timeout: 30_000 }, () => {
     assert.equal(group?.interval, '1m', 'one sample a minute: each sample is one minute of the SLA');
   });
 
-  it('multi-window multi-burn-rate alerts follow the SRE workbook (14.4x, 6x page; 3x, 1x ticket)', () => {
+  it('multi-window multi-burn-rate alerts follow the SRE workbook: 14.4x and 6x page from the quorum, warn below it; 3x and 1x warn', () => {
     const burn = alerts.filter((a) => a.alert === 'RedisProbeErrorBudgetBurn');
     const shape = burn.map((a) => {
       const expr = squash(a.expr);
-      const match = /^redis_probe:error_budget_burn:rate(\w+) > ([\d.]+) and redis_probe:error_budget_burn:rate(\w+) > ([\d.]+)$/.exec(expr);
-      assert.ok(match, `unexpected burn-rate expression: ${expr}`);
-      assert.equal(match[2], match[4]);
-      assert.equal(a.labels?.['long_window'], match[1]);
-      assert.equal(a.labels?.['short_window'], match[3]);
-      return `${match[1]}/${match[3]} ${match[2]} ${a.labels?.['severity']}`;
+      const pairs = [...expr.matchAll(/redis_probe:error_budget_burn:rate(\w+) > ([\d.]+) and redis_probe:error_budget_burn:rate(\w+) > ([\d.]+)/g)];
+      assert.ok(pairs.length > 0, `unexpected burn-rate expression: ${expr}`);
+      const [, long, factor, short, shortFactor] = pairs[0]!;
+      for (const pair of pairs) assert.deepEqual(pair.slice(1), [long, factor, short, shortFactor], `${expr}: one window pair per alert`);
+      assert.equal(factor, shortFactor);
+      assert.equal(a.labels?.['long_window'], long);
+      assert.equal(a.labels?.['short_window'], short);
+      const quorum = expr.includes('>= on (target) redis_probe:location_quorum:count');
+      const kind = !quorum ? 'per location' : expr.includes('unless on (target)') ? 'below quorum' : 'quorum';
+      return `${long}/${short} ${factor} ${a.labels?.['severity']} ${kind}`;
     });
-    assert.deepEqual(shape, ['1h/5m 14.4 page', '6h/30m 6 page', '1d/2h 3 ticket', '3d/6h 1 ticket']);
+    assert.deepEqual(shape, [
+      '1h/5m 14.4 critical quorum',
+      '1h/5m 14.4 warning below quorum',
+      '6h/30m 6 critical quorum',
+      '6h/30m 6 warning below quorum',
+      '1d/2h 3 warning per location',
+      '3d/6h 1 warning per location',
+    ]);
+  });
+
+  it('only the quorum alerts page: every other alert about a target is a warning or info', () => {
+    const critical = alerts.filter((a) => a.labels?.['severity'] === 'critical').map((a) => a.alert);
+    assert.deepEqual(critical, ['RedisProbeErrorBudgetBurn', 'RedisProbeErrorBudgetBurn', 'RedisProbeTargetDown', 'RedisProbeAbsent', 'RedisProbeScrapeDown']);
+    for (const alert of alerts.filter((a) => a.labels?.['severity'] === 'critical' && /\btarget\b/.test(a.expr))) {
+      assert.match(squash(alert.expr), /^\(.* >= on \(target\) redis_probe:location_quorum:count \)? ?\) \* on \(target\) group_left/, `${alert.alert}: a page needs the quorum`);
+    }
   });
 
   it('has the plain alerts', () => {
@@ -226,17 +326,33 @@ describe('rules: content', { timeout: 30_000 }, () => {
     }
   });
 
-  it('every alert has a severity, a summary, a description and a runbook_url whose anchor exists', () => {
+  it('every alert has a severity, a summary, a description, a runbook_url whose anchor exists and a dashboard_url to a file', () => {
     const anchors = markdownAnchors(readFileSync(RUNBOOK_FILE, 'utf8'));
     for (const alert of alerts) {
-      assert.ok(SEVERITIES.includes(alert.labels?.['severity'] ?? ''), `${alert.alert}: severity`);
+      assert.ok(SEVERITIES.includes(alert.labels?.['severity'] ?? ''), `${alert.alert}: severity ${alert.labels?.['severity']}`);
+      assert.ok(AZURE_SEVERITY[alert.labels!['severity']!] !== undefined, `${alert.alert}: no Azure severity`);
       assert.ok(alert.annotations?.['summary'], `${alert.alert}: summary`);
       assert.ok(alert.annotations?.['description'], `${alert.alert}: description`);
       const url = alert.annotations?.['runbook_url'] ?? '';
-      assert.ok(url.startsWith(`${RUNBOOK_URL}#`), `${alert.alert}: runbook_url ${url}`);
+      assert.ok(url.startsWith(`${DEFAULT_PARAMETERS.runbookUrl}#`), `${alert.alert}: runbook_url ${url}`);
+      assert.ok(existsSync(path.join(REPO_ROOT, DEFAULT_PARAMETERS.runbookUrl)));
       const anchor = url.slice(url.indexOf('#') + 1);
       assert.ok(anchors.has(anchor), `${alert.alert}: docs/runbook.md has no #${anchor}`);
       assert.equal(anchor, alert.alert.toLowerCase(), `${alert.alert}: one runbook section per alert`);
+      const dashboard = alert.annotations?.['dashboard_url'] ?? '';
+      const [file, query] = dashboard.split('?');
+      assert.equal(file, DEFAULT_PARAMETERS.dashboardUrl, `${alert.alert}: dashboard_url ${dashboard}`);
+      assert.ok(existsSync(path.join(REPO_ROOT, file)), `${alert.alert}: ${file} does not exist`);
+      const aboutTarget = /\$labels\.target\b/.test(alert.annotations?.['summary'] ?? '');
+      assert.equal(query, aboutTarget ? 'var-target={{ $labels.target }}' : undefined, `${alert.alert}: dashboard_url query`);
+    }
+  });
+
+  it('every alert about a target carries its routing labels (team, env) through redis_probe:target_routing:info', () => {
+    const routing = recordings.find((r) => r.record === 'redis_probe:target_routing:info');
+    assert.match(squash(routing?.expr ?? ''), /^max by \(target, team, env\) \( topk by \(target\) \(1, redis_probe_target_info\{job="redis-probe"\}/);
+    for (const alert of alerts.filter((a) => /\$labels\.target\b/.test(a.annotations?.['summary'] ?? ''))) {
+      assert.match(squash(alert.expr), /\* on \(target\) group_left \(team, env\) redis_probe:target_routing:info$/, `${alert.alert}: routing labels`);
     }
   });
 
@@ -265,6 +381,8 @@ interface BicepRule {
   expression: string;
   for: string | undefined;
   severity: number | undefined;
+  labels: Record<string, string> | undefined;
+  annotations: Record<string, string> | undefined;
 }
 
 /** Undoes Bicep single-quoted string escapes (written independently of gen-rules.ts). */
@@ -278,25 +396,105 @@ function bicepUnescape(body: string): string {
   });
 }
 
-/** Rule groups of the generated Bicep, read line by line. */
-function parseBicepRuleGroups(bicep: string): { name: string; interval: string; rules: BicepRule[] }[] {
+/** Rule groups of the generated Bicep, read line by line; `text` turns a string literal's body into its value. */
+function parseBicepRuleGroups(bicep: string, text: (body: string) => string = bicepUnescape): { name: string; interval: string; rules: BicepRule[] }[] {
   const result: { name: string; interval: string; rules: BicepRule[] }[] = [];
-  const str = String.raw`'((?:[^'\\]|\\.)*)'`;
+  // A string literal; an interpolation inside it may hold quotes of its own.
+  const str = String.raw`'((?:[^'\\$]|\\.|\$\{[^}]*\}|\$(?!\{))*)'`;
+  let map: 'labels' | 'annotations' | undefined;
   for (const line of bicep.split('\n')) {
     let m: RegExpExecArray | null;
-    if ((m = new RegExp(`^  name: ${str}$`).exec(line))) {
-      result.push({ name: bicepUnescape(m[1]!).replace('${nameSuffix}', ''), interval: '', rules: [] });
+    const rule = () => result.at(-1)!.rules.at(-1)!;
+    if (map !== undefined) {
+      if (line === '        }') map = undefined;
+      else if ((m = new RegExp(`^ {10}(?:([A-Za-z_][A-Za-z0-9_]*)|${str}): ${str}$`).exec(line))) {
+        rule()[map]![m[1] ?? text(m[2]!)] = text(m[3]!);
+      } else throw new Error(`unexpected line in ${map}: ${line}`);
+    } else if ((m = new RegExp(`^  name: ${str}$`).exec(line))) {
+      result.push({ name: bicepUnescape(m[1]!.replace('${nameSuffix}', '')), interval: '', rules: [] });
     } else if ((m = new RegExp(`^    interval: ${str}$`).exec(line))) {
       result.at(-1)!.interval = bicepUnescape(m[1]!);
     } else if ((m = new RegExp(`^        (record|alert): ${str}$`).exec(line))) {
-      result.at(-1)!.rules.push({ kind: m[1] as 'record' | 'alert', name: bicepUnescape(m[2]!), expression: '', for: undefined, severity: undefined });
+      result.at(-1)!.rules.push({
+        kind: m[1] as 'record' | 'alert',
+        name: bicepUnescape(m[2]!),
+        expression: '',
+        for: undefined,
+        severity: undefined,
+        labels: undefined,
+        annotations: undefined,
+      });
     } else if ((m = new RegExp(`^        expression: ${str}$`).exec(line))) {
-      result.at(-1)!.rules.at(-1)!.expression = bicepUnescape(m[1]!);
+      rule().expression = text(m[1]!);
     } else if ((m = new RegExp(`^        for: ${str}$`).exec(line))) {
-      result.at(-1)!.rules.at(-1)!.for = bicepUnescape(m[1]!);
+      rule().for = bicepUnescape(m[1]!);
     } else if ((m = /^ {8}severity: (\d)$/.exec(line))) {
-      result.at(-1)!.rules.at(-1)!.severity = Number(m[1]);
+      rule().severity = Number(m[1]);
+    } else if ((m = /^ {8}(labels|annotations): \{$/.exec(line))) {
+      map = m[1] as 'labels' | 'annotations';
+      rule()[map] = {};
     }
   }
   return result;
+}
+
+/** The Bicep file's parameter defaults, read from its `param` lines. */
+function bicepParamDefaults(bicep: string): { routingLabels: string[]; quorum: string; runbookUrl: string; dashboardUrl: string } {
+  const str = String.raw`'((?:[^'\\]|\\.)*)'`;
+  const value = (pattern: RegExp): string => {
+    const m = pattern.exec(bicep);
+    assert.ok(m, `no ${pattern.source}`);
+    return m[1]!;
+  };
+  return {
+    routingLabels: [...value(/^param routingLabels array = \[(.*)\]$/m).matchAll(new RegExp(str, 'g'))].map((m) => bicepUnescape(m[1]!)),
+    quorum: value(/^param quorum int = (\d+)$/m),
+    runbookUrl: bicepUnescape(value(new RegExp(`^param runbookUrl string = ${str}$`, 'm'))),
+    dashboardUrl: bicepUnescape(value(new RegExp(`^param dashboardUrl string = ${str}$`, 'm'))),
+  };
+}
+
+/** A Bicep string body with its `${...}` interpolations evaluated against the parameter defaults. */
+function bicepEvaluate(body: string, params: ReturnType<typeof bicepParamDefaults>): string {
+  const known: Record<string, string> = {
+    runbookUrl: params.runbookUrl,
+    dashboardUrl: params.dashboardUrl,
+    quorum: params.quorum,
+    "join(routingLabels, ', ')": params.routingLabels.join(', '),
+    "join(concat(['target'], routingLabels), ', ')": ['target', ...params.routingLabels].join(', '),
+  };
+  const evaluated = body.replace(/(?<!\\)\$\{([^}]*)\}/g, (whole, inner: string) => {
+    const out = known[inner];
+    if (out === undefined) throw new Error(`unexpected Bicep interpolation ${whole}`);
+    return out;
+  });
+  return bicepUnescape(evaluated);
+}
+
+/** Asserts that the Bicep rule groups say what `expected` says, rule by rule. */
+function assertBicepMatches(bicep: string, expected: readonly RuleGroup[]): void {
+  const params = bicepParamDefaults(bicep);
+  const parsed = parseBicepRuleGroups(bicep, (body) => bicepEvaluate(body, params));
+  assert.deepEqual(
+    parsed.map((g) => g.name),
+    expected.map((g) => g.name),
+  );
+  for (const [i, group] of expected.entries()) {
+    const azure = parsed[i]!;
+    assert.ok(azure.rules.length <= AZURE_MAX_RULES_PER_GROUP);
+    assert.equal(azure.interval, isoDuration(group.interval ?? '1m'));
+    assert.deepEqual(
+      azure.rules.map((r) => ({ ...r, expression: squash(r.expression) })),
+      group.rules.map((rule) => ({
+        kind: 'record' in rule ? 'record' : 'alert',
+        name: 'record' in rule ? rule.record : rule.alert,
+        expression: squash(rule.expr),
+        for: 'for' in rule && rule.for !== undefined ? isoDuration(rule.for) : undefined,
+        severity: 'alert' in rule ? AZURE_SEVERITY[rule.labels!['severity']!] : undefined,
+        labels: rule.labels,
+        annotations: 'annotations' in rule ? rule.annotations : undefined,
+      })),
+      `group ${group.name}`,
+    );
+  }
 }

@@ -22,6 +22,19 @@ param actionGroupIds array = []
 @description('Appended to every rule group name, e.g. the cluster name when several clusters share a resource group.')
 param nameSuffix string = ''
 
+@description('Target labels (each target\'s `labels` in the redis-probe config) copied onto its alerts, for routing.')
+param routingLabels array = ['team', 'env']
+
+@description('Probe locations that must see a target fail before it pages (critical); when fewer report, all of them. Fewer: a warning naming the location.')
+@minValue(1)
+param quorum int = 2
+
+@description('The runbook; every alert appends #<its anchor> (runbook_url). Default: its path inside the repository.')
+param runbookUrl string = 'docs/runbook.md'
+
+@description('The Grafana dashboard; alerts about a target append ?var-target=<target> (dashboard_url). Default: its path inside the repository.')
+param dashboardUrl string = 'k8s/grafana/redis-probe-dashboard.json'
+
 param location string = resourceGroup().location
 
 param enabled bool = true
@@ -251,104 +264,6 @@ resource redisProbeSlaMinutes 'Microsoft.AlertsManagement/prometheusRuleGroups@2
   }
 }
 
-resource redisProbeSloAlerts 'Microsoft.AlertsManagement/prometheusRuleGroups@2023-03-01' = {
-  name: 'redis-probe-slo-alerts${nameSuffix}'
-  location: location
-  properties: {
-    description: 'redis-probe rule group redis-probe-slo-alerts'
-    scopes: scopes
-    clusterName: empty(clusterName) ? null : clusterName
-    enabled: enabled
-    interval: 'PT1M'
-    rules: [
-      {
-        alert: 'RedisProbeErrorBudgetBurn'
-        expression: 'redis_probe:error_budget_burn:rate1h > 14.4 and redis_probe:error_budget_burn:rate5m > 14.4'
-        for: 'PT2M'
-        severity: 0
-        labels: {
-          severity: 'page'
-          long_window: '1h'
-          short_window: '5m'
-        }
-        annotations: {
-          summary: 'Redis target {{ $labels.target }} is burning its error budget 14.4x too fast'
-          description: 'Probes of {{ $labels.target }} failed at {{ $value | printf "%.1f" }}x the error budget rate over the last 1h and are still failing (5m). At this rate 2 % of the 30-day budget is gone every hour.'
-          runbook_url: 'https://github.com/redis-probe/redis-probe/blob/main/docs/runbook.md#redisprobeerrorbudgetburn'
-        }
-        actions: actions
-        resolveConfiguration: {
-          autoResolved: true
-          timeToResolve: 'PT10M'
-        }
-      }
-      {
-        alert: 'RedisProbeErrorBudgetBurn'
-        expression: 'redis_probe:error_budget_burn:rate6h > 6 and redis_probe:error_budget_burn:rate30m > 6'
-        for: 'PT15M'
-        severity: 0
-        labels: {
-          severity: 'page'
-          long_window: '6h'
-          short_window: '30m'
-        }
-        annotations: {
-          summary: 'Redis target {{ $labels.target }} is burning its error budget 6x too fast'
-          description: 'Probes of {{ $labels.target }} failed at {{ $value | printf "%.1f" }}x the error budget rate over the last 6h and are still failing (30m). At this rate 5 % of the 30-day budget is gone every 6 hours.'
-          runbook_url: 'https://github.com/redis-probe/redis-probe/blob/main/docs/runbook.md#redisprobeerrorbudgetburn'
-        }
-        actions: actions
-        resolveConfiguration: {
-          autoResolved: true
-          timeToResolve: 'PT10M'
-        }
-      }
-      {
-        alert: 'RedisProbeErrorBudgetBurn'
-        expression: 'redis_probe:error_budget_burn:rate1d > 3 and redis_probe:error_budget_burn:rate2h > 3'
-        for: 'PT1H'
-        severity: 2
-        labels: {
-          severity: 'ticket'
-          long_window: '1d'
-          short_window: '2h'
-        }
-        annotations: {
-          summary: 'Redis target {{ $labels.target }} is burning its error budget 3x too fast'
-          description: 'Probes of {{ $labels.target }} failed at {{ $value | printf "%.1f" }}x the error budget rate over the last day and are still failing (2h). At this rate 10 % of the 30-day budget is gone every day.'
-          runbook_url: 'https://github.com/redis-probe/redis-probe/blob/main/docs/runbook.md#redisprobeerrorbudgetburn'
-        }
-        actions: actions
-        resolveConfiguration: {
-          autoResolved: true
-          timeToResolve: 'PT10M'
-        }
-      }
-      {
-        alert: 'RedisProbeErrorBudgetBurn'
-        expression: 'redis_probe:error_budget_burn:rate3d > 1 and redis_probe:error_budget_burn:rate6h > 1'
-        for: 'PT3H'
-        severity: 2
-        labels: {
-          severity: 'ticket'
-          long_window: '3d'
-          short_window: '6h'
-        }
-        annotations: {
-          summary: 'Redis target {{ $labels.target }} is spending its error budget faster than it is earned'
-          description: 'Probes of {{ $labels.target }} failed at {{ $value | printf "%.1f" }}x the error budget rate over the last 3 days and are still failing (6h): the 30-day objective will be missed if this goes on.'
-          runbook_url: 'https://github.com/redis-probe/redis-probe/blob/main/docs/runbook.md#redisprobeerrorbudgetburn'
-        }
-        actions: actions
-        resolveConfiguration: {
-          autoResolved: true
-          timeToResolve: 'PT10M'
-        }
-      }
-    ]
-  }
-}
-
 resource redisProbeAlerts 'Microsoft.AlertsManagement/prometheusRuleGroups@2023-03-01' = {
   name: 'redis-probe-alerts${nameSuffix}'
   location: location
@@ -360,17 +275,178 @@ resource redisProbeAlerts 'Microsoft.AlertsManagement/prometheusRuleGroups@2023-
     interval: 'PT1M'
     rules: [
       {
+        record: 'redis_probe:target_routing:info'
+        expression: 'max by (${join(concat(['target'], routingLabels), ', ')}) ( topk by (target) (1, redis_probe_target_info{job="redis-probe"} or on (target) 0 * redis_probe_success{job="redis-probe"} + 1 ) )'
+      }
+      {
+        record: 'redis_probe:location_quorum:count'
+        expression: 'clamp_max(count by (target) (max by (target, location) (redis_probe_success{job="redis-probe"})), ${quorum})'
+      }
+      {
+        alert: 'RedisProbeErrorBudgetBurn'
+        expression: '( min by (target) ( redis_probe:error_budget_burn:rate1h > 14.4 and redis_probe:error_budget_burn:rate5m > 14.4 ) and on (target) ( count by (target) ( redis_probe:error_budget_burn:rate1h > 14.4 and redis_probe:error_budget_burn:rate5m > 14.4 ) >= on (target) redis_probe:location_quorum:count ) ) * on (target) group_left (${join(routingLabels, ', ')}) redis_probe:target_routing:info'
+        for: 'PT2M'
+        severity: 0
+        labels: {
+          severity: 'critical'
+          long_window: '1h'
+          short_window: '5m'
+        }
+        annotations: {
+          summary: 'Redis target {{ $labels.target }} is burning its error budget 14.4x too fast'
+          description: 'Probes of {{ $labels.target }} failed at {{ $value | printf "%.1f" }}x or more the error budget rate over the last 1h and are still failing (5m), seen from at least the quorum of probe locations. At this rate 2 % of the 30-day budget is gone every hour.'
+          runbook_url: '${runbookUrl}#redisprobeerrorbudgetburn'
+          dashboard_url: '${dashboardUrl}?var-target={{ $labels.target }}'
+        }
+        actions: actions
+        resolveConfiguration: {
+          autoResolved: true
+          timeToResolve: 'PT10M'
+        }
+      }
+      {
+        alert: 'RedisProbeErrorBudgetBurn'
+        expression: '( ( redis_probe:error_budget_burn:rate1h > 14.4 and redis_probe:error_budget_burn:rate5m > 14.4 ) unless on (target) ( count by (target) ( redis_probe:error_budget_burn:rate1h > 14.4 and redis_probe:error_budget_burn:rate5m > 14.4 ) >= on (target) redis_probe:location_quorum:count ) ) * on (target) group_left (${join(routingLabels, ', ')}) redis_probe:target_routing:info'
+        for: 'PT2M'
+        severity: 2
+        labels: {
+          severity: 'warning'
+          long_window: '1h'
+          short_window: '5m'
+        }
+        annotations: {
+          summary: 'Redis target {{ $labels.target }} is burning its error budget 14.4x too fast as seen from {{ $labels.location }} only'
+          description: 'Probes of {{ $labels.target }} from {{ $labels.location }} failed at {{ $value | printf "%.1f" }}x the error budget rate over the last 1h and are still failing (5m), but fewer locations than the quorum see it: look at this location\'s network path before the cache.'
+          runbook_url: '${runbookUrl}#redisprobeerrorbudgetburn'
+          dashboard_url: '${dashboardUrl}?var-target={{ $labels.target }}'
+        }
+        actions: actions
+        resolveConfiguration: {
+          autoResolved: true
+          timeToResolve: 'PT10M'
+        }
+      }
+      {
+        alert: 'RedisProbeErrorBudgetBurn'
+        expression: '( min by (target) ( redis_probe:error_budget_burn:rate6h > 6 and redis_probe:error_budget_burn:rate30m > 6 ) and on (target) ( count by (target) ( redis_probe:error_budget_burn:rate6h > 6 and redis_probe:error_budget_burn:rate30m > 6 ) >= on (target) redis_probe:location_quorum:count ) ) * on (target) group_left (${join(routingLabels, ', ')}) redis_probe:target_routing:info'
+        for: 'PT15M'
+        severity: 0
+        labels: {
+          severity: 'critical'
+          long_window: '6h'
+          short_window: '30m'
+        }
+        annotations: {
+          summary: 'Redis target {{ $labels.target }} is burning its error budget 6x too fast'
+          description: 'Probes of {{ $labels.target }} failed at {{ $value | printf "%.1f" }}x or more the error budget rate over the last 6h and are still failing (30m), seen from at least the quorum of probe locations. At this rate 5 % of the 30-day budget is gone every 6 hours.'
+          runbook_url: '${runbookUrl}#redisprobeerrorbudgetburn'
+          dashboard_url: '${dashboardUrl}?var-target={{ $labels.target }}'
+        }
+        actions: actions
+        resolveConfiguration: {
+          autoResolved: true
+          timeToResolve: 'PT10M'
+        }
+      }
+      {
+        alert: 'RedisProbeErrorBudgetBurn'
+        expression: '( ( redis_probe:error_budget_burn:rate6h > 6 and redis_probe:error_budget_burn:rate30m > 6 ) unless on (target) ( count by (target) ( redis_probe:error_budget_burn:rate6h > 6 and redis_probe:error_budget_burn:rate30m > 6 ) >= on (target) redis_probe:location_quorum:count ) ) * on (target) group_left (${join(routingLabels, ', ')}) redis_probe:target_routing:info'
+        for: 'PT15M'
+        severity: 2
+        labels: {
+          severity: 'warning'
+          long_window: '6h'
+          short_window: '30m'
+        }
+        annotations: {
+          summary: 'Redis target {{ $labels.target }} is burning its error budget 6x too fast as seen from {{ $labels.location }} only'
+          description: 'Probes of {{ $labels.target }} from {{ $labels.location }} failed at {{ $value | printf "%.1f" }}x the error budget rate over the last 6h and are still failing (30m), but fewer locations than the quorum see it: look at this location\'s network path before the cache.'
+          runbook_url: '${runbookUrl}#redisprobeerrorbudgetburn'
+          dashboard_url: '${dashboardUrl}?var-target={{ $labels.target }}'
+        }
+        actions: actions
+        resolveConfiguration: {
+          autoResolved: true
+          timeToResolve: 'PT10M'
+        }
+      }
+      {
+        alert: 'RedisProbeErrorBudgetBurn'
+        expression: '( redis_probe:error_budget_burn:rate1d > 3 and redis_probe:error_budget_burn:rate2h > 3 ) * on (target) group_left (${join(routingLabels, ', ')}) redis_probe:target_routing:info'
+        for: 'PT1H'
+        severity: 2
+        labels: {
+          severity: 'warning'
+          long_window: '1d'
+          short_window: '2h'
+        }
+        annotations: {
+          summary: 'Redis target {{ $labels.target }} is burning its error budget 3x too fast'
+          description: 'Probes of {{ $labels.target }} failed at {{ $value | printf "%.1f" }}x the error budget rate over the last day and are still failing (2h). At this rate 10 % of the 30-day budget is gone every day.'
+          runbook_url: '${runbookUrl}#redisprobeerrorbudgetburn'
+          dashboard_url: '${dashboardUrl}?var-target={{ $labels.target }}'
+        }
+        actions: actions
+        resolveConfiguration: {
+          autoResolved: true
+          timeToResolve: 'PT10M'
+        }
+      }
+      {
+        alert: 'RedisProbeErrorBudgetBurn'
+        expression: '( redis_probe:error_budget_burn:rate3d > 1 and redis_probe:error_budget_burn:rate6h > 1 ) * on (target) group_left (${join(routingLabels, ', ')}) redis_probe:target_routing:info'
+        for: 'PT3H'
+        severity: 2
+        labels: {
+          severity: 'warning'
+          long_window: '3d'
+          short_window: '6h'
+        }
+        annotations: {
+          summary: 'Redis target {{ $labels.target }} is spending its error budget faster than it is earned'
+          description: 'Probes of {{ $labels.target }} failed at {{ $value | printf "%.1f" }}x the error budget rate over the last 3 days and are still failing (6h): the 30-day objective will be missed if this goes on.'
+          runbook_url: '${runbookUrl}#redisprobeerrorbudgetburn'
+          dashboard_url: '${dashboardUrl}?var-target={{ $labels.target }}'
+        }
+        actions: actions
+        resolveConfiguration: {
+          autoResolved: true
+          timeToResolve: 'PT10M'
+        }
+      }
+      {
         alert: 'RedisProbeTargetDown'
-        expression: 'max by (target, location) (redis_probe_success{job="redis-probe"}) == 0'
+        expression: '( count by (target) (max by (target, location) (redis_probe_success{job="redis-probe"}) == 0) >= on (target) redis_probe:location_quorum:count ) * on (target) group_left (${join(routingLabels, ', ')}) redis_probe:target_routing:info'
         for: 'PT3M'
-        severity: 3
+        severity: 0
+        labels: {
+          severity: 'critical'
+        }
+        annotations: {
+          summary: 'Redis target {{ $labels.target }} fails every probe from {{ $value }} location(s)'
+          description: 'Every probe cycle of {{ $labels.target }} has failed for at least 3 minutes in {{ $value }} probe location(s), at least the quorum. See redis_probe_cycle_failures_total for the failing step and reason.'
+          runbook_url: '${runbookUrl}#redisprobetargetdown'
+          dashboard_url: '${dashboardUrl}?var-target={{ $labels.target }}'
+        }
+        actions: actions
+        resolveConfiguration: {
+          autoResolved: true
+          timeToResolve: 'PT10M'
+        }
+      }
+      {
+        alert: 'RedisProbeTargetDown'
+        expression: '( max by (target, location) (redis_probe_success{job="redis-probe"}) == 0 unless on (target) ( count by (target) (max by (target, location) (redis_probe_success{job="redis-probe"}) == 0) >= on (target) redis_probe:location_quorum:count ) ) * on (target) group_left (${join(routingLabels, ', ')}) redis_probe:target_routing:info'
+        for: 'PT3M'
+        severity: 2
         labels: {
           severity: 'warning'
         }
         annotations: {
-          summary: 'Redis target {{ $labels.target }} fails every probe'
-          description: 'Every probe cycle of {{ $labels.target }} has failed for at least 3 minutes. See redis_probe_cycle_failures_total for the failing step and reason.'
-          runbook_url: 'https://github.com/redis-probe/redis-probe/blob/main/docs/runbook.md#redisprobetargetdown'
+          summary: 'Redis target {{ $labels.target }} fails every probe from {{ $labels.location }} only'
+          description: 'Every probe cycle of {{ $labels.target }} from {{ $labels.location }} has failed for at least 3 minutes, but fewer probe locations than the quorum see it down: look at this location\'s network path before the cache.'
+          runbook_url: '${runbookUrl}#redisprobetargetdown'
+          dashboard_url: '${dashboardUrl}?var-target={{ $labels.target }}'
         }
         actions: actions
         resolveConfiguration: {
@@ -380,16 +456,17 @@ resource redisProbeAlerts 'Microsoft.AlertsManagement/prometheusRuleGroups@2023-
       }
       {
         alert: 'RedisProbeNoRecentSuccess'
-        expression: 'time() - max by (target, location) (redis_probe_last_success_timestamp_seconds{job="redis-probe"}) > 600'
+        expression: '(time() - max by (target, location) (redis_probe_last_success_timestamp_seconds{job="redis-probe"}) > 600) * on (target) group_left (${join(routingLabels, ', ')}) redis_probe:target_routing:info'
         for: 'PT2M'
         severity: 2
         labels: {
-          severity: 'ticket'
+          severity: 'warning'
         }
         annotations: {
           summary: 'No successful probe of {{ $labels.target }} for over 10 minutes'
           description: 'The last successful probe cycle of {{ $labels.target }} was {{ $value | humanizeDuration }} ago: the cache is unreachable or the prober is stuck.'
-          runbook_url: 'https://github.com/redis-probe/redis-probe/blob/main/docs/runbook.md#redisprobenorecentsuccess'
+          runbook_url: '${runbookUrl}#redisprobenorecentsuccess'
+          dashboard_url: '${dashboardUrl}?var-target={{ $labels.target }}'
         }
         actions: actions
         resolveConfiguration: {
@@ -401,14 +478,15 @@ resource redisProbeAlerts 'Microsoft.AlertsManagement/prometheusRuleGroups@2023-
         alert: 'RedisProbeTokenExpiringSoon'
         expression: 'min by (credential, location) (redis_probe_token_expiry_timestamp_seconds{job="redis-probe"}) - time() < 600'
         for: 'PT1M'
-        severity: 3
+        severity: 2
         labels: {
           severity: 'warning'
         }
         annotations: {
           summary: 'Entra token of credential {{ $labels.credential }} expires in less than 10 minutes'
           description: 'The Entra ID token of credential {{ $labels.credential }} expires in {{ $value | humanizeDuration }} (negative: already expired) and has not been refreshed. Probes authenticating with it fail with reason token or auth once it expires.'
-          runbook_url: 'https://github.com/redis-probe/redis-probe/blob/main/docs/runbook.md#redisprobetokenexpiringsoon'
+          runbook_url: '${runbookUrl}#redisprobetokenexpiringsoon'
+          dashboard_url: '${dashboardUrl}'
         }
         actions: actions
         resolveConfiguration: {
@@ -422,12 +500,13 @@ resource redisProbeAlerts 'Microsoft.AlertsManagement/prometheusRuleGroups@2023-
         for: 'PT20M'
         severity: 2
         labels: {
-          severity: 'ticket'
+          severity: 'warning'
         }
         annotations: {
           summary: 'Entra token refresh for credential {{ $labels.credential }} keeps failing'
           description: 'Token refreshes of credential {{ $labels.credential }} have failed in every 10-minute window for 30 minutes ({{ $value | humanize }} in the last 10m).'
-          runbook_url: 'https://github.com/redis-probe/redis-probe/blob/main/docs/runbook.md#redisprobetokenrefreshfailing'
+          runbook_url: '${runbookUrl}#redisprobetokenrefreshfailing'
+          dashboard_url: '${dashboardUrl}'
         }
         actions: actions
         resolveConfiguration: {
@@ -437,16 +516,17 @@ resource redisProbeAlerts 'Microsoft.AlertsManagement/prometheusRuleGroups@2023-
       }
       {
         alert: 'RedisProbeTlsCertExpiringSoon'
-        expression: 'min by (target, location) (redis_probe_tls_cert_expiry_timestamp_seconds{job="redis-probe"} > 0) - time() < 14 * 86400'
+        expression: '(min by (target, location) (redis_probe_tls_cert_expiry_timestamp_seconds{job="redis-probe"} > 0) - time() < 14 * 86400) * on (target) group_left (${join(routingLabels, ', ')}) redis_probe:target_routing:info'
         for: 'PT1H'
         severity: 2
         labels: {
-          severity: 'ticket'
+          severity: 'warning'
         }
         annotations: {
           summary: 'TLS certificate of {{ $labels.target }} expires in less than 14 days'
           description: 'The server certificate presented by {{ $labels.target }} expires in {{ $value | humanizeDuration }}.'
-          runbook_url: 'https://github.com/redis-probe/redis-probe/blob/main/docs/runbook.md#redisprobetlscertexpiringsoon'
+          runbook_url: '${runbookUrl}#redisprobetlscertexpiringsoon'
+          dashboard_url: '${dashboardUrl}?var-target={{ $labels.target }}'
         }
         actions: actions
         resolveConfiguration: {
@@ -460,12 +540,13 @@ resource redisProbeAlerts 'Microsoft.AlertsManagement/prometheusRuleGroups@2023-
         for: 'PT10M'
         severity: 0
         labels: {
-          severity: 'page'
+          severity: 'critical'
         }
         annotations: {
           summary: 'redis-probe is not being scraped'
           description: 'Prometheus has no scrape target with job="redis-probe" for 10 minutes: the prober is not deployed, or its ServiceMonitor/PodMonitor no longer matches. No Redis availability alert can fire meanwhile.'
-          runbook_url: 'https://github.com/redis-probe/redis-probe/blob/main/docs/runbook.md#redisprobeabsent'
+          runbook_url: '${runbookUrl}#redisprobeabsent'
+          dashboard_url: '${dashboardUrl}'
         }
         actions: actions
         resolveConfiguration: {
@@ -479,12 +560,13 @@ resource redisProbeAlerts 'Microsoft.AlertsManagement/prometheusRuleGroups@2023-
         for: 'PT5M'
         severity: 0
         labels: {
-          severity: 'page'
+          severity: 'critical'
         }
         annotations: {
           summary: 'redis-probe {{ $labels.instance }} cannot be scraped'
           description: 'Scrapes of redis-probe at {{ $labels.instance }} have failed for 5 minutes. The targets it probes are unmonitored meanwhile.'
-          runbook_url: 'https://github.com/redis-probe/redis-probe/blob/main/docs/runbook.md#redisprobescrapedown'
+          runbook_url: '${runbookUrl}#redisprobescrapedown'
+          dashboard_url: '${dashboardUrl}'
         }
         actions: actions
         resolveConfiguration: {
@@ -494,16 +576,17 @@ resource redisProbeAlerts 'Microsoft.AlertsManagement/prometheusRuleGroups@2023-
       }
       {
         alert: 'RedisProbeCyclesSkipped'
-        expression: 'sum by (target, location) (increase(redis_probe_cycles_skipped_total{job="redis-probe"}[15m])) > 3'
+        expression: '(sum by (target, location) (increase(redis_probe_cycles_skipped_total{job="redis-probe"}[15m])) > 3) * on (target) group_left (${join(routingLabels, ', ')}) redis_probe:target_routing:info'
         for: 'PT15M'
         severity: 3
         labels: {
-          severity: 'warning'
+          severity: 'info'
         }
         annotations: {
           summary: 'Probe cycles of {{ $labels.target }} are being skipped'
           description: '{{ $value | humanize }} cycles of {{ $labels.target }} were skipped in the last 15 minutes because the previous cycle was still running: cycles take longer than the schedule interval.'
-          runbook_url: 'https://github.com/redis-probe/redis-probe/blob/main/docs/runbook.md#redisprobecyclesskipped'
+          runbook_url: '${runbookUrl}#redisprobecyclesskipped'
+          dashboard_url: '${dashboardUrl}?var-target={{ $labels.target }}'
         }
         actions: actions
         resolveConfiguration: {
@@ -515,14 +598,15 @@ resource redisProbeAlerts 'Microsoft.AlertsManagement/prometheusRuleGroups@2023-
         alert: 'RedisProbeConfigReloadFailed'
         expression: 'redis_probe_config_last_reload_successful{job="redis-probe"} == 0'
         for: 'PT5M'
-        severity: 3
+        severity: 2
         labels: {
           severity: 'warning'
         }
         annotations: {
           summary: 'redis-probe {{ $labels.instance }} failed to reload its configuration'
           description: 'The last configuration reload of redis-probe at {{ $labels.instance }} failed; it keeps probing with the previous configuration.'
-          runbook_url: 'https://github.com/redis-probe/redis-probe/blob/main/docs/runbook.md#redisprobeconfigreloadfailed'
+          runbook_url: '${runbookUrl}#redisprobeconfigreloadfailed'
+          dashboard_url: '${dashboardUrl}'
         }
         actions: actions
         resolveConfiguration: {
