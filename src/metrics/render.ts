@@ -4,9 +4,9 @@ import type { DefaultLabelPairs, LineSink, MetricFamily } from './families.ts';
 import { escapeLabelValue, escapeText, valueText } from './text.ts';
 
 /*
- * A render of 1,000 targets (~190,000 sample lines) is 25-40 ms of CPU (npm run bench, `render`); done in
+ * A render of 1,000 targets (~190,000 sample lines) is tens of ms of CPU (npm run bench, `render`); done in
  * one block, no cycle would start and replies in flight would wait meanwhile, inflating the step latencies
- * they report (prom-client's own render of the same series held the loop for about a third of a second).
+ * they report (prom-client's own render of the same series held the loop longer still).
  * This writes the exposition in chunks of at most a few thousand lines, yielding to the event loop after
  * each, so the HTTP server can send a chunk while the next is written and the whole text never has to
  * exist at once. prom-client's counters, gauges and histograms are formatted here from their public
