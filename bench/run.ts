@@ -2,7 +2,8 @@
  * `npm run bench [-- --quick] [-- --only=accuracy,cost,...] [-- --profile]`
  *
  * Runs each phase in a child process of its own (clean CPU and RSS figures), each with its own
- * loopback redis-servers, then prints one table and writes bench/results/<timestamp>.json.
+ * loopback redis-servers, then prints one table and writes bench/results/<timestamp>.json and a
+ * Markdown page of the same table beside it (bench/summary.ts).
  * Every duration and size is a flag; see FLAGS below.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -15,6 +16,7 @@ import { MEMORY_ENV, MEMORY_NODE_FLAGS } from '../src/commands/memory-settings.t
 import type { ScrapeOptions, ScrapeRow } from './scrape.ts';
 import type { Summary } from './support.ts';
 import { progress } from './support.ts';
+import { markdownSummary } from './summary.ts';
 
 const FLAGS = {
   quick: { type: 'boolean', default: false },
@@ -554,5 +556,10 @@ if (goals.length > 0) {
 const report = lines.join('\n');
 console.log(report);
 saveJson({ goals, table: report });
-progress(`wrote ${jsonPath}${flags.profile ? ` and CPU profiles in ${profileDir}` : ''}`);
+const markdownPath = join(resultsDir, `${stamp}.md`);
+const load = Object.fromEntries(Object.entries(results).map(([phase, reply]) => [phase, reply?.load]));
+const args = process.argv.slice(2).filter((arg) => arg !== '--');
+writeFileSync(markdownPath, markdownSummary({ stamp, date: new Date().toISOString(), mode: quick ? 'quick' : 'full', args, wallSeconds, machine, load, table: report }));
+progress(`wrote ${jsonPath} and ${markdownPath}${flags.profile ? `, and CPU profiles in ${profileDir}` : ''}`);
+progress(`to publish this run: git add -f bench/results/${stamp}.json bench/results/${stamp}.md, and list it in bench/results/README.md`);
 if (Object.values(results).some((reply) => reply && !reply.ok)) process.exitCode = 1;

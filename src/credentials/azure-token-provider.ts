@@ -82,7 +82,7 @@ type IdentityLibrary = typeof Identity;
 const requireModule = createRequire(import.meta.url);
 
 /**
- * @azure/identity, loaded on first use: with MSAL it adds 10-20 MB of RSS to the daemon at start-up,
+ * @azure/identity, loaded on first use: with MSAL it adds noticeably to the daemon's RSS at start-up,
  * which a daemon whose credentials are all access keys would carry for nothing.
  */
 function identityLibrary(): IdentityLibrary {

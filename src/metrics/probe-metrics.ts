@@ -121,10 +121,10 @@ export function createProbeMetrics(options: {
   const registry = new ProbeRegistry();
   const registers = [registry];
   if (options.defaultMetrics ?? true) {
-    // prom-client samples event-loop delay every 10 ms by default. Each sample wakes the process, at about
-    // 85 µs of CPU a wake-up here (npm run bench, `idle`: 2.0 ms/s at 50 ms, 0.4 ms/s at 1 s); at 100 cycles
-    // a second, sampling every 50 ms added about 17 µs to each ~300 µs cycle. One sample a second keeps
-    // nodejs_eventloop_lag_* as a coarse gauge; redis_probe_scheduler_lateness_seconds times every cycle's start.
+    // prom-client samples event-loop delay every 10 ms by default. Each sample wakes the process, and those
+    // wake-ups were most of what an idle daemon spends and a visible share of each cycle's CPU (npm run
+    // bench, `idle` and `cost`). One sample a second keeps nodejs_eventloop_lag_* as a coarse gauge;
+    // redis_probe_scheduler_lateness_seconds times every cycle's start.
     collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
     for (const name of GAUGES_MISNAMED_AS_TOTALS) registry.removeSingleMetric(name);
   }

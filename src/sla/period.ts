@@ -20,9 +20,17 @@ export interface PeriodOptions {
 /** RFC 3339 (`2026-11-01T00:00:00Z`, offsets allowed) or Unix seconds. */
 export function parseTime(text: string, option: string): number {
   if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
-  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i.test(text)) {
+  const fields = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(:(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i.exec(text);
+  if (fields) {
+    const field = (index: number): number => Number(fields[index] ?? 0);
+    const month = field(2);
+    const day = field(3);
+    const daysInMonth = new Date(Date.UTC(field(1), month, 0)).getUTCDate();
+    // Date.parse rolls 2026-02-30 over to March 2 and 24:00 to the next day: refuse what does not exist.
+    const exists = month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && field(4) < 24 && field(5) < 60 && field(7) < 60;
     const ms = Date.parse(text);
-    if (Number.isFinite(ms)) return ms;
+    if (exists && Number.isFinite(ms)) return ms;
+    throw new SlaError('timeRange', `${option} ${JSON.stringify(text)} is not a time: no such date or time of day; use RFC 3339 such as 2026-11-01T00:00:00Z, or Unix seconds`);
   }
   throw new SlaError('timeRange', `${option} ${JSON.stringify(text)} is not a time: use RFC 3339 such as 2026-11-01T00:00:00Z, or Unix seconds`);
 }
