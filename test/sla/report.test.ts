@@ -18,7 +18,7 @@ function minutes(picture: string, extra: { objective?: number } = {}): TargetMin
   const failures = new Map<number, number>();
   const reasons = new Map<number, Map<string, number>>();
   const maintenance = new Set<number>();
-  [...picture].forEach((c, m) => {
+  Array.from(picture).forEach((c, m) => {
     if (c === '?') return;
     attempts.set(m, c === '0' ? 0 : 4);
     const failed = { u: 0, '0': 0, p: 3, d: 4, t: 4, m: 4, x: 5 }[c];

@@ -98,7 +98,7 @@ describe('live: redis-probe sla reports a real outage to the minute', { timeout:
 
   after(async () => {
     await prometheus?.stop();
-    if (daemon && daemon.exitCode === null && daemon.signalCode === null) {
+    if (daemon?.exitCode === null && daemon.signalCode === null) {
       daemon.kill('SIGTERM');
       const stopped = await Promise.race([daemonRun!.then(() => true), delay(5000).then(() => false)]);
       if (!stopped) daemon.kill('SIGKILL');
@@ -158,7 +158,7 @@ describe('live: redis-probe sla reports a real outage to the minute', { timeout:
     });
     assert.equal(answer.status, 'success', answer.error);
     const recorded = Object.fromEntries(
-      (answer.data?.result ?? []).map((s) => [s.metric['target'], s.values.map(([at, value]) => `${iso(at * 1000 - MINUTE_MS)} ${value}`)]),
+      (answer.data?.result ?? []).map((s): [string, string[]] => [s.metric['target'] ?? '', s.values.map(([at, value]) => `${iso(at * 1000 - MINUTE_MS)} ${value}`)]),
     );
     const minutes = [0, 1, 2].map((i) => iso(boundaryMs + i * MINUTE_MS));
     assert.deepEqual(recorded, {
