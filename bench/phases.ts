@@ -48,8 +48,7 @@ async function withServers<T>(count: number, body: (servers: RedisServer[]) => P
   }
 }
 
-const pingOf = (cycles: readonly CycleSample[]): number[] =>
-  cycles.flatMap((cycle) => (cycle.ok && cycle.steps.ping !== undefined ? [cycle.steps.ping] : []));
+const pingOf = (cycles: readonly CycleSample[]): number[] => cycles.flatMap((cycle) => (cycle.ok && cycle.steps.ping !== undefined ? [cycle.steps.ping] : []));
 
 // ---------------------------------------------------------------- 1. accuracy
 
@@ -74,7 +73,21 @@ export async function accuracyPhase(options: AccuracyOptions) {
     const port = server!.port;
     progress(`accuracy: redis-benchmark -t ping -c 1 -P 1 -n ${options.benchmarkRequests}`);
     const { stdout } = await run('redis-benchmark', [
-      '-h', '127.0.0.1', '-p', String(port), '-t', 'ping', '-c', '1', '-P', '1', '-n', String(options.benchmarkRequests), '--csv', '--precision', '3',
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-t',
+      'ping',
+      '-c',
+      '1',
+      '-P',
+      '1',
+      '-n',
+      String(options.benchmarkRequests),
+      '--csv',
+      '--precision',
+      '3',
     ]);
     const redisBenchmark: Record<string, LatencyRow> = {};
     for (const line of stdout.trim().split('\n').slice(1)) {
@@ -219,9 +232,7 @@ export async function costPhase(options: CostOptions) {
       errors = () => harness.counts.failed;
       stop = () => harness.stop();
     } else {
-      const clients = await Promise.all(
-        Array.from({ length: options.targets }, async (_, index) => ({ name: `t-${index}`, client: await bareClient(port) })),
-      );
+      const clients = await Promise.all(Array.from({ length: options.targets }, async (_, index) => ({ name: `t-${index}`, client: await bareClient(port) })));
       const loop = pacedBareLoop(clients, 1000);
       cycles = () => loop.cycles;
       errors = () => loop.errors;
@@ -244,7 +255,12 @@ export async function costPhase(options: CostOptions) {
       await sleep(options.measureFromMs + index * options.windowSeconds * 1000 - Date.now());
       const to = snapshot();
       const usage = process.cpuUsage(from.usage);
-      windows.push({ cycles: to.cycles - from.cycles, cpuUs: usage.user + usage.system, systemUs: usage.system, gcPauseUs: (to.gcPauseMs - from.gcPauseMs) * 1000 });
+      windows.push({
+        cycles: to.cycles - from.cycles,
+        cpuUs: usage.user + usage.system,
+        systemUs: usage.system,
+        gcPauseUs: (to.gcPauseMs - from.gcPauseMs) * 1000,
+      });
       from = to;
     }
     gcObserver.disconnect();
@@ -294,7 +310,9 @@ async function curlScrape(url: string): Promise<Scrape> {
 export async function scalePhase(options: ScaleOptions) {
   return withServers(options.servers, async (servers) => {
     const ports = servers.map((server) => server.port);
-    progress(`${options.label}: ${options.targets} targets over ${options.servers} servers on "${options.schedule}" for ${options.seconds} s (stagger ${options.stagger ? 'on' : 'off'}, step histograms ${options.stepHistograms ? 'on' : 'off'}, failure series pre-initialised ${options.preinitialiseFailures ? 'yes' : 'no'}, scrape every ${options.scrapeIntervalS || '-'} s)`);
+    progress(
+      `${options.label}: ${options.targets} targets over ${options.servers} servers on "${options.schedule}" for ${options.seconds} s (stagger ${options.stagger ? 'on' : 'off'}, step histograms ${options.stepHistograms ? 'on' : 'off'}, failure series pre-initialised ${options.preinitialiseFailures ? 'yes' : 'no'}, scrape every ${options.scrapeIntervalS || '-'} s)`,
+    );
     const monitor = startResourceMonitor();
     const rssBefore = process.memoryUsage.rss();
     const harness = await startDaemonHarness({
@@ -579,7 +597,13 @@ function readProc(pid: number): { ticks: number; rssMb: number; peakRssMb: numbe
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
-  return { ticks: Number(fields[11]) + Number(fields[12]), rssMb: kb('VmRSS') / 1024, peakRssMb: kb('VmHWM') / 1024, anonMb: kb('RssAnon') / 1024, fileMb: kb('RssFile') / 1024 };
+  return {
+    ticks: Number(fields[11]) + Number(fields[12]),
+    rssMb: kb('VmRSS') / 1024,
+    peakRssMb: kb('VmHWM') / 1024,
+    anonMb: kb('RssAnon') / 1024,
+    fileMb: kb('RssFile') / 1024,
+  };
 }
 
 /** Cumulative bucket counts of a histogram summed over its series: le → count. */
@@ -612,7 +636,10 @@ function sumOf(text: string, name: string): number {
 
 /** The command line and memory environment of a running process, as the kernel holds them. */
 function commandOf(pid: number): { cmdline: string[]; memoryEnv: Record<string, string> } {
-  const read = (file: string) => readFileSync(`/proc/${pid}/${file}`, 'utf8').split('\0').filter((entry) => entry !== '');
+  const read = (file: string) =>
+    readFileSync(`/proc/${pid}/${file}`, 'utf8')
+      .split('\0')
+      .filter((entry) => entry !== '');
   const memoryEnv = Object.fromEntries(
     read('environ')
       .map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)] as const)
@@ -631,17 +658,24 @@ function commandOf(pid: number): { cmdline: string[]; memoryEnv: Record<string, 
 export async function footprintPhase(options: FootprintOptions) {
   return withServers(options.servers, async (servers) => {
     const script = join(dirname(CLI_PATH), options.start === 'bin' ? 'bin.js' : 'cli.js');
-    progress(`${options.label}: node dist/${options.start}.js run, ${options.targets} targets over ${options.servers} servers on "${options.schedule}" for ${options.seconds} s`);
+    progress(
+      `${options.label}: node dist/${options.start}.js run, ${options.targets} targets over ${options.servers} servers on "${options.schedule}" for ${options.seconds} s`,
+    );
     const dir = mkdtempSync(join(tmpdir(), 'redis-probe-bench-'));
     const httpPort = await freePort();
     const configPath = join(dir, 'config.yaml');
-    writeFileSync(configPath, JSON.stringify(benchConfigFile({
-      count: options.targets,
-      ports: servers.map((server) => server.port),
-      schedule: options.schedule,
-      metrics: { stepHistograms: options.stepHistograms, preinitialiseFailures: options.preinitialiseFailures },
-      httpPort,
-    })));
+    writeFileSync(
+      configPath,
+      JSON.stringify(
+        benchConfigFile({
+          count: options.targets,
+          ports: servers.map((server) => server.port),
+          schedule: options.schedule,
+          metrics: { stepHistograms: options.stepHistograms, preinitialiseFailures: options.preinitialiseFailures },
+          httpPort,
+        }),
+      ),
+    );
     // A user's environment: none of the memory settings this benchmark process itself runs with.
     const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_OPTIONS' && !(name in MEMORY_ENV)));
     const child = spawn(process.execPath, [script, 'run', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'], env });
@@ -658,12 +692,17 @@ export async function footprintPhase(options: FootprintOptions) {
     };
     try {
       const startedAt = performance.now();
-      await until(async () => (await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `${url}/readyz`]).catch(() => ({ stdout: '' }))).stdout === '200', 60_000, 'the daemon ready');
+      await until(
+        async () => (await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `${url}/readyz`]).catch(() => ({ stdout: '' }))).stdout === '200',
+        60_000,
+        'the daemon ready',
+      );
       const readyMs = performance.now() - startedAt;
       const idle = readProc(pid);
       // What is measured is what ran: the bin has exec'd the daemon with its settings in this pid.
       const command = commandOf(pid);
-      if (!command.cmdline.some((arg) => arg.endsWith('cli.js'))) throw new Error(`${options.label}: pid ${pid} runs ${command.cmdline.join(' ')}, not the daemon`);
+      if (!command.cmdline.some((arg) => arg.endsWith('cli.js')))
+        throw new Error(`${options.label}: pid ${pid} runs ${command.cmdline.join(' ')}, not the daemon`);
       // Connects happen at the first tick; the steady window starts one interval after it, and after the warm-up.
       const afterFirstInterval = Math.ceil((Date.now() + 1) / options.intervalMs) * options.intervalMs + options.intervalMs + 500;
       await sleep(Math.max(afterFirstInterval, Date.now() + options.warmupSeconds * 1000) - Date.now());

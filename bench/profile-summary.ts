@@ -24,7 +24,10 @@ interface Profile {
   endTime: number;
 }
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' }, callers: { type: 'string' }, 'skip-ms': { type: 'string', default: '0' } } });
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { top: { type: 'string', default: '25' }, callers: { type: 'string' }, 'skip-ms': { type: 'string', default: '0' } },
+});
 const top = Number(values.top);
 
 for (const file of positionals) {
@@ -85,7 +88,8 @@ for (const file of positionals) {
   const pct = (us: number) => `${((100 * us) / busyUs).toFixed(1).padStart(5)} %`;
   const print = (title: string, entries: Map<string, number>) => {
     console.log(`\n  ${title}`);
-    for (const [name, us] of [...entries].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`    ${pct(us)}  ${(us / 1000).toFixed(0).padStart(7)} ms  ${name}`);
+    for (const [name, us] of [...entries].sort((a, b) => b[1] - a[1]).slice(0, top))
+      console.log(`    ${pct(us)}  ${(us / 1000).toFixed(0).padStart(7)} ms  ${name}`);
   };
   const callers = new Map<string, number>();
   if (values.callers !== undefined) {

@@ -22,7 +22,13 @@ export function promClientTwin(targets: readonly TargetConfig[]): Registry {
   counter('redis_probe_cycle_failures_by_step_total', ['target', 'step']);
   const skipped = counter('redis_probe_cycles_skipped_total');
   const cycleDuration = new Histogram({ name: 'redis_probe_cycle_duration_seconds', help: 'h', labelNames: TARGET, buckets: CYCLE_BUCKETS_SECONDS, registers });
-  const stepDuration = new Summary({ name: 'redis_probe_step_duration_seconds', help: 's', labelNames: ['target', 'node', 'step'], percentiles: [], registers });
+  const stepDuration = new Summary({
+    name: 'redis_probe_step_duration_seconds',
+    help: 's',
+    labelNames: ['target', 'node', 'step'],
+    percentiles: [],
+    registers,
+  });
   const lastSuccess = gauge('redis_probe_last_success_timestamp_seconds');
   const clients = gauge('redis_probe_clients');
   const stepSupported = gauge('redis_probe_step_supported', ['target', 'step']);

@@ -41,7 +41,13 @@ export async function scrapePhase(options: ScrapeOptions): Promise<{ targets: nu
     });
   }
   const logger = createLogger({ level: 'error', format: 'json', redactor: createSecretRedactor(), stream: process.stderr });
-  const server = await startHttpServer('127.0.0.1', 0, { metrics: metrics.registry, isLive: () => true, isReady: () => true, status: () => ({ targets: [] }), logger });
+  const server = await startHttpServer('127.0.0.1', 0, {
+    metrics: metrics.registry,
+    isLive: () => true,
+    isReady: () => true,
+    status: () => ({ targets: [] }),
+    logger,
+  });
   const rows: ScrapeRow[] = [];
   try {
     for (const encoding of ['identity', 'gzip'] as const) {

@@ -254,16 +254,19 @@ export function pacedBareLoop(clients: readonly { name: string; client: Redis }[
     if (stopped) return;
     for (const { name, client } of clients) {
       const offsetMs = Math.floor(staggerFraction(name) * intervalMs);
-      const timer = setTimeout(() => {
-        pending.delete(timer);
-        if (stopped || running.has(name)) return;
-        running.add(name);
-        // Counted at the start, as the daemon harness counts the scheduler's starts.
-        cycles++;
-        bareCycle(client, `bare:${name}`, pingTimes)
-          .catch(() => errors++)
-          .finally(() => running.delete(name));
-      }, Math.max(0, plannedAtMs + offsetMs - Date.now()));
+      const timer = setTimeout(
+        () => {
+          pending.delete(timer);
+          if (stopped || running.has(name)) return;
+          running.add(name);
+          // Counted at the start, as the daemon harness counts the scheduler's starts.
+          cycles++;
+          bareCycle(client, `bare:${name}`, pingTimes)
+            .catch(() => errors++)
+            .finally(() => running.delete(name));
+        },
+        Math.max(0, plannedAtMs + offsetMs - Date.now()),
+      );
       pending.add(timer);
     }
     const next = plannedAtMs + intervalMs;

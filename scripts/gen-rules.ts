@@ -79,9 +79,14 @@ export function validateParameters(p: RuleParameters): void {
   }
   if (new Set(p.routingLabels).size !== p.routingLabels.length) throw new Error('--routing-labels: a label is listed twice');
   if (!Number.isInteger(p.quorum) || p.quorum < 1) throw new Error(`--quorum: must be a whole number of locations, 1 or more (got ${p.quorum})`);
-  for (const [name, url] of [['--runbook-url', p.runbookUrl], ['--dashboard-url', p.dashboardUrl]] as const) {
+  for (const [name, url] of [
+    ['--runbook-url', p.runbookUrl],
+    ['--dashboard-url', p.dashboardUrl],
+  ] as const) {
     if (url === '' || /[\s#?"'{}]/.test(url)) {
-      throw new Error(`${name}: ${JSON.stringify(url)} must be a URL or path without spaces, quotes, braces, '#' or '?' (the rules append the anchor and the query)`);
+      throw new Error(
+        `${name}: ${JSON.stringify(url)} must be a URL or path without spaces, quotes, braces, '#' or '?' (the rules append the anchor and the query)`,
+      );
     }
   }
 }
@@ -236,11 +241,12 @@ function bicepAnnotation(key: string, value: string): string {
   return `'${param}${bicepString(value.slice(prefix.length)).slice(1)}`;
 }
 
-function bicepStringMap(map: Readonly<Record<string, string>>, indent: string, literal: (key: string, value: string) => string = (_, v) => bicepString(v)): string[] {
-  return [
-    ...Object.entries(map).map(([key, value]) => `${indent}  ${bicepKey(key)}: ${literal(key, value)}`),
-    `${indent}}`,
-  ];
+function bicepStringMap(
+  map: Readonly<Record<string, string>>,
+  indent: string,
+  literal: (key: string, value: string) => string = (_, v) => bicepString(v),
+): string[] {
+  return [...Object.entries(map).map(([key, value]) => `${indent}  ${bicepKey(key)}: ${literal(key, value)}`), `${indent}}`];
 }
 
 function symbolicName(groupName: string): string {
@@ -293,7 +299,7 @@ export function renderBicep(rulesText: string, params: RuleParameters = DEFAULT_
     '// Deploy next to the Azure Monitor workspace (docs/deploy-aks.md#7-alerts-with-azure-monitor-managed-prometheus):',
     '//   az deployment group create -g <resource-group> \\',
     '//     -f k8s/overlays/azure-managed-prometheus/rule-groups.bicep \\',
-    "//     -p azureMonitorWorkspaceId=<workspace-id> clusterName=<aks-name> actionGroupIds='[\"<action-group-id>\"]'",
+    '//     -p azureMonitorWorkspaceId=<workspace-id> clusterName=<aks-name> actionGroupIds=\'["<action-group-id>"]\'',
     '',
     "@description('Resource ID of the Azure Monitor workspace that stores the redis-probe metrics.')",
     'param azureMonitorWorkspaceId string',
@@ -407,7 +413,11 @@ export function parseArgs(argv: readonly string[]): GenRulesArgs {
     }
     changed = true;
     if (name === '--quorum') params.quorum = /^\d+$/.test(value) ? Number(value) : Number.NaN;
-    else if (name === '--routing-labels') params.routingLabels = value.split(',').map((l) => l.trim()).filter((l) => l !== '');
+    else if (name === '--routing-labels')
+      params.routingLabels = value
+        .split(',')
+        .map((l) => l.trim())
+        .filter((l) => l !== '');
     else if (name === '--runbook-url') params.runbookUrl = value;
     else params.dashboardUrl = value;
   }

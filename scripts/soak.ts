@@ -58,7 +58,10 @@ async function daemonWorker(): Promise<void> {
   let controlFailures = 0;
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      for (const text of chunk.toString().split('\n').filter((part) => part !== '')) {
+      for (const text of chunk
+        .toString()
+        .split('\n')
+        .filter((part) => part !== '')) {
         const line = JSON.parse(text) as Record<string, unknown>;
         if (line.level === 'error') errors.push(String(line.message));
         if (line.message === 'probe cycle succeeded' || line.message === 'probe cycle failed') {
@@ -224,7 +227,9 @@ async function orchestrate(): Promise<number> {
       await admin?.call('CLIENT', 'KILL', 'USER', 'prober');
     });
 
-    log(`running the daemon for ${minutes} min against ${config.targets.length} targets (flapping: proxy modes 20 s, stall on/off 15 s, kill/restart 45 s, SIGSTOP 30 s, ACL password 60 s)`);
+    log(
+      `running the daemon for ${minutes} min against ${config.targets.length} targets (flapping: proxy modes 20 s, stall on/off 15 s, kill/restart 45 s, SIGSTOP 30 s, ACL password 60 s)`,
+    );
     const worker = spawn(process.execPath, ['--expose-gc', import.meta.filename, '--daemon-worker'], {
       env: { ...process.env, SOAK_CONFIG: JSON.stringify(config), SOAK_REPORT_MS: String(reportSeconds * 1000) },
       stdio: ['pipe', 'pipe', 'inherit'],
@@ -291,7 +296,12 @@ function verdict(samples: readonly (SoakSample & { final?: boolean })[], code: n
         `handles ${first.handles} → ${lastRunning.handles}, loop delay p99 max over reports ${Math.max(...running.slice(1).map((sample) => sample.eventLoopDelayMs.p99), 0).toFixed(1)} ms`,
     );
   }
-  if (final) log(`after stop: handles ${final.handles} (${Object.entries(final.handleTypes).map(([type, count]) => `${type}=${count}`).join(' ')})`);
+  if (final)
+    log(
+      `after stop: handles ${final.handles} (${Object.entries(final.handleTypes)
+        .map(([type, count]) => `${type}=${count}`)
+        .join(' ')})`,
+    );
   for (const problem of problems) log(`PROBLEM: ${problem}`);
   log(problems.length === 0 ? 'soak passed' : 'soak FAILED');
   return problems.length === 0 ? 0 : 1;

@@ -29,7 +29,8 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 echo "node $(node --version), redis $(redis-server --version | grep -o 'v=[0-9.]*'), $(promtool --version 2>&1 | head -1)"
 
 tsc -p tsconfig.test.json
-eslint .
+# ESLint (type-aware) and the Prettier check, as `npm run lint` runs them.
+npm run -s lint
 # The same build step the Dockerfile runs; the tests spawn its output (dist/cli.js) like the image does.
 npm run build --silent
 

@@ -43,7 +43,6 @@ exit codes:
   74        once: the report could not be written (stdout closed)
   130, 143  run: a second SIGINT or SIGTERM while shutting down`;
 
-
 /** A crash's log line gets this long to be written before the process exits regardless. */
 const CRASH_FLUSH_TIMEOUT_MS = 5_000;
 
@@ -155,7 +154,9 @@ export async function main(argv: readonly string[], context: CliContext = { reda
   });
   context.logger = logger;
   try {
-    return command === 'once' ? await onceCommand(config, parsed.values.target, redactor, logger) : await runCommand(config, redactor, logger, configPath ?? '', readVersion(), webConfig.web);
+    return command === 'once'
+      ? await onceCommand(config, parsed.values.target, redactor, logger)
+      : await runCommand(config, redactor, logger, configPath ?? '', readVersion(), webConfig.web);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`redis-probe: ${error.message}\n`);

@@ -123,16 +123,27 @@ describe('architecture', () => {
   });
 
   it('only the entry points sit at the top of src/', () => {
-    assert.deepEqual(modules.map((module) => module.file).filter((file) => !file.includes('/')).sort(), ENTRY_POINTS);
+    assert.deepEqual(
+      modules
+        .map((module) => module.file)
+        .filter((file) => !file.includes('/'))
+        .sort(),
+      ENTRY_POINTS,
+    );
   });
 
   it('the checks bite: an import against the table, a cycle and a long file are all found', () => {
     const fake = (file: string, imports: string[], lines = 1): Module => ({ file, lines, imports, packages: [] });
-    const rows = new Map([['probe', new Set(['shared'])], ['shared', new Set<string>()]]);
+    const rows = new Map([
+      ['probe', new Set(['shared'])],
+      ['shared', new Set<string>()],
+    ]);
     assert.deepEqual(layerViolations([fake('probe/probe.ts', ['metrics/x.ts', 'shared/clock.ts', 'probe/y.ts'])], rows), [
       'probe/probe.ts imports metrics/x.ts, but src/probe/ may import only: shared',
     ]);
-    assert.deepEqual(importCycles([fake('a/a.ts', ['b/b.ts']), fake('b/b.ts', ['c/c.ts']), fake('c/c.ts', ['a/a.ts'])]), ['a/a.ts -> b/b.ts -> c/c.ts -> a/a.ts']);
+    assert.deepEqual(importCycles([fake('a/a.ts', ['b/b.ts']), fake('b/b.ts', ['c/c.ts']), fake('c/c.ts', ['a/a.ts'])]), [
+      'a/a.ts -> b/b.ts -> c/c.ts -> a/a.ts',
+    ]);
     assert.deepEqual(importCycles([fake('a/a.ts', ['b/b.ts']), fake('b/b.ts', [])]), []);
     assert.deepEqual(oversizedFiles([fake('a/long.ts', [], MAX_LINES + 1), fake('a/full.ts', [], MAX_LINES)]), [`a/long.ts: ${MAX_LINES + 1} lines`]);
     assert.equal(readModule(join(SRC, 'shared', 'clock.ts')).lines, readFileSync(join(SRC, 'shared', 'clock.ts'), 'utf8').match(/\n/g)?.length);

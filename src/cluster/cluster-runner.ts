@@ -24,7 +24,8 @@ interface NodeEntry {
   readonly probe: TargetProbe;
 }
 
-type RefreshOutcome = { readonly ok: true; readonly changed: boolean } | { readonly ok: false; readonly error: StepFailedError; readonly timings: StepTiming[] };
+type RefreshOutcome =
+  { readonly ok: true; readonly changed: boolean } | { readonly ok: false; readonly error: StepFailedError; readonly timings: StepTiming[] };
 
 /**
  * Probes every primary of a Redis Cluster: discovers them through the configured endpoint, gives each

@@ -45,7 +45,8 @@ function toPort(value: unknown): number | undefined {
 
 function toSlot(value: unknown): number {
   const slot = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!Number.isInteger(slot) || slot < 0 || slot >= CLUSTER_SLOT_COUNT) throw new UnexpectedReplyError(`cluster reply: ${String(value).slice(0, 20)} is not a slot`);
+  if (!Number.isInteger(slot) || slot < 0 || slot >= CLUSTER_SLOT_COUNT)
+    throw new UnexpectedReplyError(`cluster reply: ${String(value).slice(0, 20)} is not a slot`);
   return slot;
 }
 

@@ -16,12 +16,7 @@ export type DiscoveryDeps = Pick<ProbeDeps, 'clock' | 'credential' | 'createConn
  * Timings of connect, auth and discover are appended to `timings`; failures throw StepFailedError.
  * `connectedHost` is where nodes announced without an endpoint (`?`) live.
  */
-export async function fetchTopology(
-  endpoint: TargetConfig,
-  connectedHost: string,
-  deps: DiscoveryDeps,
-  timings: StepTiming[],
-): Promise<ClusterTopology> {
+export async function fetchTopology(endpoint: TargetConfig, connectedHost: string, deps: DiscoveryDeps, timings: StepTiming[]): Promise<ClusterTopology> {
   const { clock } = deps;
   const opened = openConnection(endpoint, deps.createConnection);
   const connection = opened.redis;

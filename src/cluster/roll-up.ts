@@ -44,9 +44,7 @@ export function summarizeClusterCycle(results: readonly CycleResult[]): ClusterC
       const durationMs = slowest.get(step);
       return durationMs === undefined ? [] : [{ step, durationMs }];
     }),
-    ...(failing?.failure
-      ? { failure: { ...failing.failure, message: `${failing.node ?? 'cluster'}: ${failing.failure.message}` } }
-      : {}),
+    ...(failing?.failure ? { failure: { ...failing.failure, message: `${failing.node ?? 'cluster'}: ${failing.failure.message}` } } : {}),
     unsupportedSteps: [...unsupported],
     observations,
   };

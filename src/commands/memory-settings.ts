@@ -34,9 +34,7 @@ function flagName(arg: string): string {
  * in NODE_OPTIONS, or in the environment) is left as the user gave it.
  */
 export function launchCommand(script: string, args: readonly string[], execArgv: readonly string[], env: NodeJS.ProcessEnv): LaunchCommand {
-  const given = new Set(
-    [...execArgv, ...(env['NODE_OPTIONS'] ?? '').split(/\s+/)].filter((arg) => arg.startsWith('--')).map(flagName),
-  );
+  const given = new Set([...execArgv, ...(env['NODE_OPTIONS'] ?? '').split(/\s+/)].filter((arg) => arg.startsWith('--')).map(flagName));
   const flags = MEMORY_NODE_FLAGS.filter((flag) => !given.has(flagName(flag)));
   const missingEnv = Object.entries(MEMORY_ENV).filter(([name]) => env[name] === undefined);
   return { args: [...execArgv, ...flags, script, ...args], env: { ...env, ...Object.fromEntries(missingEnv) } };

@@ -15,7 +15,14 @@ import { EXIT_OK } from './exit-codes.ts';
 import { describeError } from '../shared/error-text.ts';
 
 /** `redis-probe run`: the daemon until SIGTERM or SIGINT, reloading on SIGHUP and on a changed file. */
-export async function runCommand(config: DaemonConfig, redactor: SecretRedactor, logger: Logger, configPath: string, version: string, web?: WebConfig): Promise<number> {
+export async function runCommand(
+  config: DaemonConfig,
+  redactor: SecretRedactor,
+  logger: Logger,
+  configPath: string,
+  version: string,
+  web?: WebConfig,
+): Promise<number> {
   const daemon = createDaemon(config, {
     ...(web ? { web } : {}),
     clock: systemClock,

@@ -19,9 +19,7 @@ export function substituteEnv(
   if (typeof tree === 'string') return substituteString(tree, env, (message) => issues.push({ path, message }));
   if (Array.isArray(tree)) return tree.map((item, index) => substituteEnv(item, env, issues, [...path, index]));
   if (tree !== null && typeof tree === 'object') {
-    return Object.fromEntries(
-      Object.entries(tree).map(([key, value]) => [key, substituteEnv(value, env, issues, [...path, key])]),
-    );
+    return Object.fromEntries(Object.entries(tree).map(([key, value]) => [key, substituteEnv(value, env, issues, [...path, key])]));
   }
   return tree;
 }

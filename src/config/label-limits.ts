@@ -24,14 +24,20 @@ export function labelLimitWarnings(config: DaemonConfig): string[] {
     for (const [name, value] of Object.entries(target.labels)) {
       userLabels.add(name);
       if (name.length > labelNameLengthLimit) {
-        warnings.push(`targets[${index}].labels: the label name "${name.slice(0, 40)}…" is ${name.length} characters, over Azure managed Prometheus's labelNameLengthLimit of ${labelNameLengthLimit}; shorten it`);
+        warnings.push(
+          `targets[${index}].labels: the label name "${name.slice(0, 40)}…" is ${name.length} characters, over Azure managed Prometheus's labelNameLengthLimit of ${labelNameLengthLimit}; shorten it`,
+        );
       }
       if (value.length > labelValueLengthLimit) {
-        warnings.push(`targets[${index}].labels.${name}: the value is ${value.length} characters, over Azure managed Prometheus's labelValueLengthLimit of ${labelValueLengthLimit}; shorten it`);
+        warnings.push(
+          `targets[${index}].labels.${name}: the value is ${value.length} characters, over Azure managed Prometheus's labelValueLengthLimit of ${labelValueLengthLimit}; shorten it`,
+        );
       }
     }
     if (target.host.length > labelValueLengthLimit) {
-      warnings.push(`targets[${index}].host: ${target.host.length} characters, over Azure managed Prometheus's labelValueLengthLimit of ${labelValueLengthLimit} (it is the host label)`);
+      warnings.push(
+        `targets[${index}].host: ${target.host.length} characters, over Azure managed Prometheus's labelValueLengthLimit of ${labelValueLengthLimit} (it is the host label)`,
+      );
     }
   });
   const total = TARGET_INFO_LABELS.length + SCRAPE_LABELS.length + (config.location !== undefined ? 1 : 0) + userLabels.size;

@@ -4,7 +4,9 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 export function certificateProblem(pem: string): string | undefined {
   const blocks = pem.match(CERTIFICATE_BLOCK) ?? [];
   if (blocks.length === 0) {
-    return pem.includes('-----BEGIN TRUSTED CERTIFICATE-----') ? undefined : `holds no PEM certificate (a "-----BEGIN CERTIFICATE-----" block); point it at the certificate file in PEM form`;
+    return pem.includes('-----BEGIN TRUSTED CERTIFICATE-----')
+      ? undefined
+      : `holds no PEM certificate (a "-----BEGIN CERTIFICATE-----" block); point it at the certificate file in PEM form`;
   }
   for (const block of blocks) {
     try {

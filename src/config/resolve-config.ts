@@ -74,7 +74,11 @@ export function resolveConfig(file: ConfigFile, rawTree: unknown, sources: Confi
   const credentials = (file.credentials ?? []).map((raw, index) =>
     resolveCredential(raw, ['credentials', index], sources, { readSecretFile, written, checkPem }, issues),
   );
-  reportDuplicates(credentials.map((credential) => credential.name), 'credentials', issues);
+  reportDuplicates(
+    credentials.map((credential) => credential.name),
+    'credentials',
+    issues,
+  );
 
   const credentialNames = new Set(credentials.map((credential) => credential.name));
   const targets = file.targets.map((raw, index) => {
@@ -82,11 +86,17 @@ export function resolveConfig(file: ConfigFile, rawTree: unknown, sources: Confi
     if (raw.credential !== undefined && !credentialNames.has(raw.credential)) {
       const rawText = written(['targets', index, 'credential'], raw.credential);
       const shown = rawText === undefined ? `"${raw.credential}"` : `"${rawText}" (as written; its value is not shown as it may be a secret)`;
-      issues.push(`${field}.credential: ${shown} is not defined; add it to credentials or fix the name (defined: ${[...credentialNames].join(', ') || 'none'})`);
+      issues.push(
+        `${field}.credential: ${shown} is not defined; add it to credentials or fix the name (defined: ${[...credentialNames].join(', ') || 'none'})`,
+      );
     }
     return resolveTarget(raw, file.defaults ?? {}, index, { readSecretFile, checkPem }, issues);
   });
-  reportDuplicates(targets.map((target) => target.name), 'targets', issues);
+  reportDuplicates(
+    targets.map((target) => target.name),
+    'targets',
+    issues,
+  );
   const location = resolveLocation(file.location, sources.env, issues);
   const shard = resolveShard(file.shard, sources, issues);
 
@@ -147,7 +157,9 @@ function resolveShard(raw: ConfigFile['shard'], sources: ConfigSources, issues: 
     index = ordinalFromHostname(name);
     source = 'hostname';
     if (index === undefined) {
-      issues.push(`shard.fromHostname: the host name "${name.slice(0, 80)}" does not end in -<ordinal> as StatefulSet pods do; set shard.index or ${SHARD_INDEX_ENV} instead`);
+      issues.push(
+        `shard.fromHostname: the host name "${name.slice(0, 80)}" does not end in -<ordinal> as StatefulSet pods do; set shard.index or ${SHARD_INDEX_ENV} instead`,
+      );
       return undefined;
     }
   }
@@ -204,10 +216,13 @@ function resolveCredential(
     const inner = rawText === undefined ? undefined : /^\$\{(.*)\}$/.exec(rawText)?.[1];
     const reference = inner !== undefined && ENV_NAME.test(inner) ? inner : undefined;
     if (rawText !== undefined) {
-      const fix = reference !== undefined ? `the name of the variable: write ${key}: ${reference}` : 'the name of the variable that holds the value, without ${...}';
+      const fix =
+        reference !== undefined ? `the name of the variable: write ${key}: ${reference}` : 'the name of the variable that holds the value, without ${...}';
       issues.push(`${field}.${key}: names no environment variable that is set; ${notShown(rawText)}. ${key} takes ${fix}`);
     } else if (!ENV_NAME.test(name)) {
-      issues.push(`${field}.${key}: is not a variable name (letters, digits and "_", not starting with a digit), and is not shown as it may be a secret; ${key} takes the name of the variable that holds the value, not the value`);
+      issues.push(
+        `${field}.${key}: is not a variable name (letters, digits and "_", not starting with a digit), and is not shown as it may be a secret; ${key} takes the name of the variable that holds the value, not the value`,
+      );
     } else {
       issues.push(`${field}.${key}: environment variable ${name} is not set or empty; ${otherwise}`);
     }

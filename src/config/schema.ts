@@ -22,11 +22,9 @@ const duration = (what: string, minMs = 1) =>
 /** Error text for a required field: "is required" when absent, `message` when mistyped. */
 const required = (message: string) => (issue: { input?: unknown }) => (issue.input === undefined ? 'is required' : message);
 
-const name = z
-  .string({ error: required('must be a string') })
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/, {
-    error: 'must be 1-100 characters of letters, digits, "_", ".", ":" or "-", starting with a letter or digit',
-  });
+const name = z.string({ error: required('must be a string') }).regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/, {
+  error: 'must be 1-100 characters of letters, digits, "_", ".", ":" or "-", starting with a letter or digit',
+});
 
 /** `${VAR}` substitution yields a string: one that reads as a number is that number (`port: ${PORT}`). */
 const numeric = <T extends z.ZodType>(schema: T) =>
@@ -46,11 +44,9 @@ export const LOCATION_RULE = 'must be 1-63 characters of letters, digits, "_", "
 
 const HOST_NAME = /^(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
-const cronSchedule = z
-  .string({ error: 'must be a cron expression string' })
-  .refine((expression) => isValidCron(expression), {
-    error: 'is not a valid cron expression; use 6 fields with seconds first, e.g. "*/15 * * * * *" for every 15 s',
-  });
+const cronSchedule = z.string({ error: 'must be a cron expression string' }).refine((expression) => isValidCron(expression), {
+  error: 'is not a valid cron expression; use 6 fields with seconds first, e.g. "*/15 * * * * *" for every 15 s',
+});
 
 const tls = z.strictObject({
   enabled: z.boolean({ error: 'must be true or false' }).optional(),
@@ -95,17 +91,15 @@ const probeSettings = {
 const labelName = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const RESERVED_LABELS = ['target', 'host', 'port', 'tls', 'node', 'step', 'reason', 'location', 'credential'];
 
-const labels = z
-  .record(z.string(), z.string({ error: 'label values must be strings' }))
-  .superRefine((record, ctx) => {
-    for (const key of Object.keys(record)) {
-      if (!labelName.test(key) || key.startsWith('__')) {
-        ctx.addIssue({ code: 'custom', path: [key], message: 'is not a valid Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, no leading "__")' });
-      } else if (RESERVED_LABELS.includes(key)) {
-        ctx.addIssue({ code: 'custom', path: [key], message: `is reserved by redis-probe; choose another name (reserved: ${RESERVED_LABELS.join(', ')})` });
-      }
+const labels = z.record(z.string(), z.string({ error: 'label values must be strings' })).superRefine((record, ctx) => {
+  for (const key of Object.keys(record)) {
+    if (!labelName.test(key) || key.startsWith('__')) {
+      ctx.addIssue({ code: 'custom', path: [key], message: 'is not a valid Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, no leading "__")' });
+    } else if (RESERVED_LABELS.includes(key)) {
+      ctx.addIssue({ code: 'custom', path: [key], message: `is reserved by redis-probe; choose another name (reserved: ${RESERVED_LABELS.join(', ')})` });
     }
-  });
+  }
+});
 
 const accessKeyCredential = z.strictObject({
   name,
@@ -154,10 +148,18 @@ const natMap = z
   .superRefine((record, ctx) => {
     for (const [announced, reachable] of Object.entries(record)) {
       if (parseAddress(announced) === undefined) {
-        ctx.addIssue({ code: 'custom', path: [], message: `key "${announced}" is not an announced "host:port" as CLUSTER SHARDS reports it (e.g. "10.0.0.4:15000", IPv6 as "[fd00::4]:15000")` });
+        ctx.addIssue({
+          code: 'custom',
+          path: [],
+          message: `key "${announced}" is not an announced "host:port" as CLUSTER SHARDS reports it (e.g. "10.0.0.4:15000", IPv6 as "[fd00::4]:15000")`,
+        });
       }
       if (typeof reachable !== 'string' || parseAddress(reachable) === undefined) {
-        ctx.addIssue({ code: 'custom', path: [], message: `"${announced}" maps to ${JSON.stringify(reachable)}, which is not a reachable "host:port" (e.g. "cache.example.net:15000")` });
+        ctx.addIssue({
+          code: 'custom',
+          path: [],
+          message: `"${announced}" maps to ${JSON.stringify(reachable)}, which is not a reachable "host:port" (e.g. "cache.example.net:15000")`,
+        });
       }
     }
   });
@@ -167,7 +169,9 @@ const target = z.strictObject({
   host: z.string({ error: required('must be a host name or IP address') }).min(1, { error: 'must not be empty' }),
   port: port.optional(),
   // Most servers have databases 0-15, but `databases` can raise that: above 15 is a warning (see warnings.ts).
-  db: numeric(z.number({ error: 'must be a whole number from 0' }).int({ error: 'must be a whole number from 0' }).min(0, { error: 'must be a whole number from 0' })).optional(),
+  db: numeric(
+    z.number({ error: 'must be a whole number from 0' }).int({ error: 'must be a whole number from 0' }).min(0, { error: 'must be a whole number from 0' }),
+  ).optional(),
   credential: z.string({ error: 'must name an entry of credentials' }).optional(),
   labels: labels.optional(),
   // Default: on for Azure Cache for Redis hosts (*.redis.cache.windows.net), which publish them.
@@ -218,8 +222,12 @@ export const configFileSchema = z.strictObject({
     .optional(),
   shard: z
     .strictObject({
-      index: numeric(z.number({ error: 'must be a whole number from 0' }).int({ error: 'must be a whole number from 0' }).min(0, { error: 'must be 0 or more' })).optional(),
-      count: numeric(z.number({ error: 'must be a whole number from 1' }).int({ error: 'must be a whole number from 1' }).min(1, { error: 'must be 1 or more' })).optional(),
+      index: numeric(
+        z.number({ error: 'must be a whole number from 0' }).int({ error: 'must be a whole number from 0' }).min(0, { error: 'must be 0 or more' }),
+      ).optional(),
+      count: numeric(
+        z.number({ error: 'must be a whole number from 1' }).int({ error: 'must be a whole number from 1' }).min(1, { error: 'must be 1 or more' }),
+      ).optional(),
       // A StatefulSet pod is named <set>-<ordinal>: the ordinal is the index.
       fromHostname: z.boolean({ error: 'must be true or false' }).optional(),
     })

@@ -46,16 +46,25 @@ export function configWarnings(config: DaemonConfig): string[] {
   const cadence = cadences(config.targets.map((target) => target.schedule));
   config.targets.forEach((target, index) => {
     if (target.db >= DEFAULT_DATABASES) {
-      add(index, `db ${target.db} is above ${DEFAULT_DATABASES - 1}; Redis and Azure Cache for Redis serve databases 0-${DEFAULT_DATABASES - 1} unless their databases setting is raised, and SELECT would fail every cycle if database ${target.db} does not exist`);
+      add(
+        index,
+        `db ${target.db} is above ${DEFAULT_DATABASES - 1}; Redis and Azure Cache for Redis serve databases 0-${DEFAULT_DATABASES - 1} unless their databases setting is raised, and SELECT would fail every cycle if database ${target.db} does not exist`,
+      );
     }
     if (target.timeoutMs < MIN_SENSIBLE_TIMEOUT_MS) {
-      add(index, `timeout ${formatDurationMs(target.timeoutMs)} is below ${MIN_SENSIBLE_TIMEOUT_MS}ms; a step over a network, or a timer on a busy event loop, rarely completes that fast, so cycles would fail with reason timeout on a healthy server`);
+      add(
+        index,
+        `timeout ${formatDurationMs(target.timeoutMs)} is below ${MIN_SENSIBLE_TIMEOUT_MS}ms; a step over a network, or a timer on a busy event loop, rarely completes that fast, so cycles would fail with reason timeout on a healthy server`,
+      );
     }
     // A cycle ends at its first failed step, so a hung server costs one timeout (plus the steps before it):
     // the schedule cannot be met once one timeout fills the interval.
     const intervalMs = cadence.get(target.schedule)?.shortestIntervalMs;
     if (intervalMs !== undefined && target.timeoutMs >= intervalMs) {
-      add(index, `timeout ${formatDurationMs(target.timeoutMs)} is not below the schedule's interval of ${formatDurationMs(intervalMs)}; a server that hangs holds a cycle until the timeout, and the next cycle is skipped: keep timeout below the interval`);
+      add(
+        index,
+        `timeout ${formatDurationMs(target.timeoutMs)} is not below the schedule's interval of ${formatDurationMs(intervalMs)}; a server that hangs holds a cycle until the timeout, and the next cycle is skipped: keep timeout below the interval`,
+      );
     }
   });
   const warnings = [...groups].map(([problem, indexes]) => `${describeTargets(indexes)}: ${problem}`);
@@ -95,4 +104,3 @@ function cadences(schedules: readonly string[]): Map<string, Cadence> {
   }
   return result;
 }
-

@@ -102,9 +102,7 @@ function buildCredential(source: EntraSource, options: AzureTokenProviderOptions
         className: 'DefaultAzureCredential',
         credential: new DefaultAzureCredential({
           ...common,
-          ...(source.clientId !== undefined
-            ? { managedIdentityClientId: source.clientId, workloadIdentityClientId: source.clientId }
-            : {}),
+          ...(source.clientId !== undefined ? { managedIdentityClientId: source.clientId, workloadIdentityClientId: source.clientId } : {}),
           ...(source.tenantId !== undefined ? { tenantId: source.tenantId } : {}),
           ...(source.authorityHost !== undefined ? { authorityHost: source.authorityHost } : {}),
           processTimeoutInMs: options.timeoutMs,

@@ -23,9 +23,7 @@ export function refreshAtMs(timing: TokenTiming, refreshBeforeExpiryMs: number =
     throw new RangeError(`refreshBeforeExpiryMs must be >= 0, got ${refreshBeforeExpiryMs}`);
   }
   const lifetimeMs = timing.expiresAtMs - timing.issuedAtMs;
-  let at = lifetimeMs < 2 * refreshBeforeExpiryMs
-    ? timing.issuedAtMs + lifetimeMs / 2
-    : timing.expiresAtMs - refreshBeforeExpiryMs;
+  let at = lifetimeMs < 2 * refreshBeforeExpiryMs ? timing.issuedAtMs + lifetimeMs / 2 : timing.expiresAtMs - refreshBeforeExpiryMs;
   if (timing.refreshAfterMs !== undefined && Number.isFinite(timing.refreshAfterMs) && timing.refreshAfterMs < at) {
     at = timing.refreshAfterMs;
   }

@@ -159,13 +159,16 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
 
   function scheduleExpiry(token: HeldToken): void {
     if (expiryTimer !== undefined) clock.clearTimeout(expiryTimer);
-    expiryTimer = clock.setTimeout(() => {
-      expiryTimer = undefined;
-      if (closed || held !== token) return;
-      // A lifetime beyond setTimeout's range fires early: wait again.
-      if (clock.now() < token.expiresAtMs) scheduleExpiry(token);
-      else emit(observer?.onTokenExpired, { credential: name });
-    }, clampDelay(token.expiresAtMs - clock.now()));
+    expiryTimer = clock.setTimeout(
+      () => {
+        expiryTimer = undefined;
+        if (closed || held !== token) return;
+        // A lifetime beyond setTimeout's range fires early: wait again.
+        if (clock.now() < token.expiresAtMs) scheduleExpiry(token);
+        else emit(observer?.onTokenExpired, { credential: name });
+      },
+      clampDelay(token.expiresAtMs - clock.now()),
+    );
     expiryTimer.unref?.();
   }
 
@@ -184,10 +187,10 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
         why = error instanceof TokenClaimsError ? error.message : 'it could not be read';
       }
       if (oid === undefined) {
-        throw new TokenRequestError(
-          `${label}: cannot take the Redis username from the token (${why}); set \`username\` for this credential`,
-          { kind: 'no_principal', isRetryable: false },
-        );
+        throw new TokenRequestError(`${label}: cannot take the Redis username from the token (${why}); set \`username\` for this credential`, {
+          kind: 'no_principal',
+          isRetryable: false,
+        });
       }
       principal = oid;
     }
@@ -338,16 +341,12 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     current() {
       if (closed) throw new CredentialUnavailableError(`${label} is closed`);
       if (held === undefined) {
-        const why = lastError !== undefined
-          ? lastError.message
-          : started ? 'the first token request is still running' : 'the token manager was not started';
+        const why = lastError !== undefined ? lastError.message : started ? 'the first token request is still running' : 'the token manager was not started';
         throw new CredentialUnavailableError(`${label} has no token yet: ${why}`);
       }
       if (!isUsable(held)) {
         const why = lastError !== undefined ? `; last refresh failed: ${lastError.message}` : '';
-        throw new CredentialUnavailableError(
-          `${label}: the token expired at ${new Date(held.expiresAtMs).toISOString()}${why}`,
-        );
+        throw new CredentialUnavailableError(`${label}: the token expired at ${new Date(held.expiresAtMs).toISOString()}${why}`);
       }
       return held.auth;
     },

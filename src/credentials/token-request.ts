@@ -26,16 +26,7 @@ export interface IdentityProvider {
 }
 
 /** Closed set of token failure causes: safe as a metric label. */
-export type TokenFailureKind =
-  | 'timeout'
-  | 'network'
-  | 'http'
-  | 'rejected'
-  | 'invalid_response'
-  | 'unavailable'
-  | 'no_principal'
-  | 'aborted'
-  | 'unknown';
+export type TokenFailureKind = 'timeout' | 'network' | 'http' | 'rejected' | 'invalid_response' | 'unavailable' | 'no_principal' | 'aborted' | 'unknown';
 
 /** The detail a TokenRequestError carries besides its message. */
 export interface TokenRequestErrorDetails {

@@ -99,7 +99,9 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
   // Only credentials of targets this replica probes: another shard's Entra credential would fetch tokens for nothing.
   const used = new Set(initialTargets.flatMap((target) => (target.credential !== undefined ? [target.credential] : [])));
   const credentials = new Map<string, Credential>(
-    config.credentials.filter((credentialConfig) => used.has(credentialConfig.name)).map((credentialConfig) => [credentialConfig.name, makeCredential(credentialConfig)]),
+    config.credentials
+      .filter((credentialConfig) => used.has(credentialConfig.name))
+      .map((credentialConfig) => [credentialConfig.name, makeCredential(credentialConfig)]),
   );
   const extra = deps.schedulerObserver;
   const scheduler = createScheduler({
@@ -322,19 +324,24 @@ export function createDaemon(config: DaemonConfig, deps: DaemonDeps): Daemon {
       });
     },
     async start() {
-      httpStarting = startHttpServer(config.server.host, config.server.port, {
-        metrics: metrics.registry,
-        isLive: () => scheduler.isLive(),
-        isReady: () => started && scheduler.running,
-        status: (): StatusReport => ({
-          version: deps.version,
-          location: current.location ?? null,
-          shard: config.shard ? `${config.shard.index}/${config.shard.count}` : null,
-          targets: board.snapshot().map(statusView),
-          credentials: credentialStatus.snapshot(current.credentials.filter((credentialConfig) => credentials.has(credentialConfig.name))),
-        }),
-        logger,
-      }, deps.web ? { web: deps.web } : {}).catch((error: unknown) => {
+      httpStarting = startHttpServer(
+        config.server.host,
+        config.server.port,
+        {
+          metrics: metrics.registry,
+          isLive: () => scheduler.isLive(),
+          isReady: () => started && scheduler.running,
+          status: (): StatusReport => ({
+            version: deps.version,
+            location: current.location ?? null,
+            shard: config.shard ? `${config.shard.index}/${config.shard.count}` : null,
+            targets: board.snapshot().map(statusView),
+            credentials: credentialStatus.snapshot(current.credentials.filter((credentialConfig) => credentials.has(credentialConfig.name))),
+          }),
+          logger,
+        },
+        deps.web ? { web: deps.web } : {},
+      ).catch((error: unknown) => {
         throw listenError(config.server, error);
       });
       http = await httpStarting;

@@ -121,10 +121,13 @@ export function createScheduler(options: {
         continue;
       }
       if (state.staggerTimer) clock.clearTimeout(state.staggerTimer);
-      state.staggerTimer = clock.setTimeout(() => {
-        state.staggerTimer = undefined;
-        void launch(state, 'schedule', plannedAtMs + offsetMs); // cannot reject: see launch
-      }, Math.max(0, plannedAtMs + offsetMs - clock.now()));
+      state.staggerTimer = clock.setTimeout(
+        () => {
+          state.staggerTimer = undefined;
+          void launch(state, 'schedule', plannedAtMs + offsetMs); // cannot reject: see launch
+        },
+        Math.max(0, plannedAtMs + offsetMs - clock.now()),
+      );
       state.staggerTimer.unref?.();
     }
   };

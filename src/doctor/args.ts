@@ -76,7 +76,10 @@ export function parseDoctorArgs(argv: readonly string[], env: Readonly<Record<st
   const adHocGiven = AD_HOC_FLAGS.filter((flag) => values[flag] !== undefined);
   const configPath = values.config ?? (adHocGiven.length === 0 ? env['REDIS_PROBE_CONFIG'] : undefined);
   if (configPath !== undefined) {
-    if (adHocGiven.length > 0) throw new UsageError(`--config and --${adHocGiven.join(', --')} do not go together: give a config file, or describe one target with --host and its flags`);
+    if (adHocGiven.length > 0)
+      throw new UsageError(
+        `--config and --${adHocGiven.join(', --')} do not go together: give a config file, or describe one target with --host and its flags`,
+      );
     return { kind: 'config', configPath, ...(values.target !== undefined ? { target: values.target } : {}), format };
   }
   if (values.host === undefined) throw new UsageError('give --config FILE (or REDIS_PROBE_CONFIG), or --host H for an ad hoc target');
@@ -137,17 +140,18 @@ export function issueInFlags(issue: string): string {
  * and fill its defaults. Every `$` is doubled: flag values are literal, not `${VAR}` references.
  */
 export function adHocConfigText(adhoc: AdHocTarget): string {
-  const credential = adhoc.entra !== undefined
-    ? { name: 'cli', type: 'entra', source: adhoc.entra, ...(adhoc.user !== undefined ? { username: adhoc.user } : {}) }
-    : adhoc.passwordEnv !== undefined || adhoc.passwordFile !== undefined
-      ? {
-          name: 'cli',
-          type: 'access-key',
-          ...(adhoc.user !== undefined ? { username: adhoc.user } : {}),
-          ...(adhoc.passwordEnv !== undefined ? { passwordEnv: adhoc.passwordEnv } : {}),
-          ...(adhoc.passwordFile !== undefined ? { passwordFile: adhoc.passwordFile } : {}),
-        }
-      : undefined;
+  const credential =
+    adhoc.entra !== undefined
+      ? { name: 'cli', type: 'entra', source: adhoc.entra, ...(adhoc.user !== undefined ? { username: adhoc.user } : {}) }
+      : adhoc.passwordEnv !== undefined || adhoc.passwordFile !== undefined
+        ? {
+            name: 'cli',
+            type: 'access-key',
+            ...(adhoc.user !== undefined ? { username: adhoc.user } : {}),
+            ...(adhoc.passwordEnv !== undefined ? { passwordEnv: adhoc.passwordEnv } : {}),
+            ...(adhoc.passwordFile !== undefined ? { passwordFile: adhoc.passwordFile } : {}),
+          }
+        : undefined;
   const tls = {
     ...(adhoc.tls !== undefined ? { enabled: adhoc.tls } : {}),
     ...(adhoc.ca !== undefined ? { ca: adhoc.ca } : {}),

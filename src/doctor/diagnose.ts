@@ -58,7 +58,13 @@ export async function diagnoseTarget(target: TargetConfig, credentialConfig: Cre
   const layers = new Map<LayerName, LayerReport>();
   const context: { -readonly [K in keyof HintContext]: HintContext[K] } = { target, ...(credentialConfig ? { credential: credentialConfig } : {}) };
   const set = (layer: LayerName, status: LayerReport['status'], ms: number | null, detail: string, hint: string | null = null) =>
-    layers.set(layer, { layer, status, ms: ms === null ? null : Math.round(ms * 10) / 10, detail: deps.redactor.redact(detail), hint: hint === null ? null : deps.redactor.redact(hint) });
+    layers.set(layer, {
+      layer,
+      status,
+      ms: ms === null ? null : Math.round(ms * 10) / 10,
+      detail: deps.redactor.redact(detail),
+      hint: hint === null ? null : deps.redactor.redact(hint),
+    });
   const fail = (layer: LayerName, error: unknown, ms: number | null, phase?: ConnectionPhase): LayerFailed =>
     new LayerFailed(layer, classifyErrorCause(error, { ...(phase ? { phase } : {}), tls: target.tls.enabled }), describeError(error), ms);
 
@@ -91,7 +97,14 @@ export async function diagnoseTarget(target: TargetConfig, credentialConfig: Cre
       if (credentialConfig?.type === 'entra') {
         if (!auth) throw fail('token', outcome.error, outcome.ms);
         const acquired = outcome.acquired;
-        set('token', 'ok', outcome.ms, acquired ? `acquired; expires ${new Date(acquired.expiresAtMs).toISOString()} (in ${Math.round((acquired.expiresAtMs - clock.now()) / 60_000)} min); username (object id) ${acquired.principal}` : 'acquired');
+        set(
+          'token',
+          'ok',
+          outcome.ms,
+          acquired
+            ? `acquired; expires ${new Date(acquired.expiresAtMs).toISOString()} (in ${Math.round((acquired.expiresAtMs - clock.now()) / 60_000)} min); username (object id) ${acquired.principal}`
+            : 'acquired',
+        );
       } else if (!auth) {
         throw fail('auth', outcome.error, null);
       }
@@ -113,7 +126,14 @@ export async function diagnoseTarget(target: TargetConfig, credentialConfig: Cre
     ).catch((error: unknown) => {
       throw fail('auth', error, clock.monotonicMs() - authStarted);
     });
-    set('auth', 'ok', authMs, auth ? `AUTH accepted for the user ${auth.username ?? 'default'}${target.db !== 0 ? `, SELECT ${target.db}` : ''}` : 'no credential configured: the default user, no AUTH sent');
+    set(
+      'auth',
+      'ok',
+      authMs,
+      auth
+        ? `AUTH accepted for the user ${auth.username ?? 'default'}${target.db !== 0 ? `, SELECT ${target.db}` : ''}`
+        : 'no credential configured: the default user, no AUTH sent',
+    );
 
     await runCommands(target, live, (error) => opened.rootCause(error), deps, context, set);
   } catch (error) {
@@ -131,7 +151,8 @@ export async function diagnoseTarget(target: TargetConfig, credentialConfig: Cre
   for (const layer of LAYERS) {
     const report = layers.get(layer);
     if (report) reports.push(report);
-    else if (layer !== 'token' || credentialConfig?.type === 'entra') reports.push({ layer, status: 'skipped', ms: null, detail: failure ? `not run: ${failure.layer} failed` : 'not run', hint: null });
+    else if (layer !== 'token' || credentialConfig?.type === 'entra')
+      reports.push({ layer, status: 'skipped', ms: null, detail: failure ? `not run: ${failure.layer} failed` : 'not run', hint: null });
   }
   return {
     target: target.name,

@@ -44,7 +44,10 @@ interface TransportOutcome {
 /** Reads the socket's timeline into the dns, tcp and tls layers: which passed, and where a failure happened. */
 export function transportLayers(target: TargetConfig, timeline: SocketTimeline, startedMs: number, endedMs: number, error: unknown): TransportOutcome {
   const reports: TransportOutcome['reports'][number][] = [];
-  const failed = (layer: LayerName, phase: ConnectionPhase, fromMs: number): TransportOutcome => ({ reports, failed: { layer, phase, ms: Math.max(0, endedMs - fromMs) } });
+  const failed = (layer: LayerName, phase: ConnectionPhase, fromMs: number): TransportOutcome => ({
+    reports,
+    failed: { layer, phase, ms: Math.max(0, endedMs - fromMs) },
+  });
 
   // DNS
   let lookedUpAtMs = startedMs;
@@ -100,7 +103,9 @@ function describeTls(socket: TLSSocket | undefined): string {
   const subject = [cert.subject?.CN ?? '?'].flat().join(',');
   const issuer = [cert.issuer?.CN ?? '?'].flat().join(',');
   const notAfter = cert.valid_to ? Date.parse(cert.valid_to) : NaN;
-  const expiry = Number.isNaN(notAfter) ? '' : `, expires ${new Date(notAfter).toISOString().slice(0, 10)} (in ${Math.floor((notAfter - Date.now()) / 86_400_000)} days)`;
+  const expiry = Number.isNaN(notAfter)
+    ? ''
+    : `, expires ${new Date(notAfter).toISOString().slice(0, 10)} (in ${Math.floor((notAfter - Date.now()) / 86_400_000)} days)`;
   return `${socket.getProtocol() ?? 'TLS'}, certificate CN=${subject} issued by CN=${issuer}${expiry}`;
 }
 

@@ -32,7 +32,9 @@ export function createBasicAuth(users: ReadonlyMap<string, string>): BasicAuth {
       const credentials = parseBasic(authorization);
       if (!credentials) return false;
       const { user, password } = credentials;
-      const key = createHash('sha256').update(`${user}\0${users.get(user) ?? ''}\0${password}`).digest('base64');
+      const key = createHash('sha256')
+        .update(`${user}\0${users.get(user) ?? ''}\0${password}`)
+        .digest('base64');
       if (verified.has(key)) return true;
       // The same credentials arriving together (a scrape and a page load) share one bcrypt run.
       const inFlight = pending.get(key);

@@ -29,7 +29,11 @@ export function acceptsGzip(header: string | string[] | undefined): boolean {
  * them: nothing waits for the whole text. A writer that reports a full buffer is waited for, and a
  * scraper that takes nothing for `stalledReaderTimeoutMs` is cut off, so it cannot hold a render open.
  */
-export async function streamMetrics(response: ServerResponse, chunks: AsyncIterable<string>, options: { gzip: boolean; stalledReaderTimeoutMs: number }): Promise<void> {
+export async function streamMetrics(
+  response: ServerResponse,
+  chunks: AsyncIterable<string>,
+  options: { gzip: boolean; stalledReaderTimeoutMs: number },
+): Promise<void> {
   let sink: Writable = response;
   if (options.gzip) {
     const gzip = createGzip({ level: GZIP_LEVEL });

@@ -76,7 +76,11 @@ const orDash = (value: string | null | undefined): string => value ?? '—';
 export function renderStatusPage(report: StatusReport): string {
   const targetRows = report.targets.map((target) => {
     const cycle = target.lastCycle;
-    const steps = cycle ? Object.entries(cycle.steps).map(([step, ms]) => `${step} ${ms} ms`).join(', ') : '';
+    const steps = cycle
+      ? Object.entries(cycle.steps)
+          .map(([step, ms]) => `${step} ${ms} ms`)
+          .join(', ')
+      : '';
     const failure = target.lastFailure ? `${target.lastFailure.reason} at ${target.lastFailure.step} (${target.lastFailure.at})` : '—';
     return `<tr data-target="${escapeHtml(target.target)}">${[
       cell(target.target),

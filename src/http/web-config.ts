@@ -11,7 +11,13 @@ import { errorMessage } from '../shared/error-text.ts';
  * HTTP endpoints, in the format every exporter built on the toolkit reads, so one file serves them all.
  */
 
-export const CLIENT_AUTH_TYPES = ['NoClientCert', 'RequestClientCert', 'RequireAnyClientCert', 'VerifyClientCertIfGiven', 'RequireAndVerifyClientCert'] as const;
+export const CLIENT_AUTH_TYPES = [
+  'NoClientCert',
+  'RequestClientCert',
+  'RequireAnyClientCert',
+  'VerifyClientCertIfGiven',
+  'RequireAndVerifyClientCert',
+] as const;
 export type ClientAuthType = (typeof CLIENT_AUTH_TYPES)[number];
 
 const TLS_VERSIONS = { TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' } as const;
@@ -98,7 +104,10 @@ export function loadWebConfig(path: string, sources: WebConfigSources): WebConfi
   }
   const document = parseDocument(text, { uniqueKeys: true });
   if (document.errors.length > 0) {
-    throw new WebConfigError(path, document.errors.map((error) => `yaml: ${error.message.split('\n')[0] ?? ''}; fix the YAML syntax`));
+    throw new WebConfigError(
+      path,
+      document.errors.map((error) => `yaml: ${error.message.split('\n')[0] ?? ''}; fix the YAML syntax`),
+    );
   }
   let raw: unknown;
   try {
@@ -164,7 +173,8 @@ function resolveTls(raw: RawTls | undefined, read: (file: string, field: string)
     if (raw.client_auth_type !== undefined || clientCaPem !== undefined) issues.push(`${field}: client authentication needs TLS; set cert_file and key_file`);
     return undefined;
   }
-  if (raw.cert === undefined && raw.cert_file === undefined) issues.push(`${field}.cert_file: is required with key_file; set the server certificate's PEM file`);
+  if (raw.cert === undefined && raw.cert_file === undefined)
+    issues.push(`${field}.cert_file: is required with key_file; set the server certificate's PEM file`);
   if (raw.key === undefined && raw.key_file === undefined) issues.push(`${field}.key_file: is required with cert_file; set the server key's PEM file`);
   if (certPem !== undefined) {
     try {
@@ -181,13 +191,17 @@ function resolveTls(raw: RawTls | undefined, read: (file: string, field: string)
     }
   }
   if (clientCaPem !== undefined && clientAuth === 'NoClientCert') {
-    issues.push(`${field}.client_ca_file: client CAs are set but client_auth_type is NoClientCert; set client_auth_type: RequireAndVerifyClientCert or remove client_ca_file`);
+    issues.push(
+      `${field}.client_ca_file: client CAs are set but client_auth_type is NoClientCert; set client_auth_type: RequireAndVerifyClientCert or remove client_ca_file`,
+    );
   }
   if ((clientAuth === 'VerifyClientCertIfGiven' || clientAuth === 'RequireAndVerifyClientCert') && clientCaPem === undefined) {
     issues.push(`${field}.client_ca_file: is required with client_auth_type ${clientAuth}; set the CA that signs client certificates`);
   }
   if (raw.client_allowed_sans !== undefined && clientAuth !== 'RequireAnyClientCert' && clientAuth !== 'RequireAndVerifyClientCert') {
-    issues.push(`${field}.client_allowed_sans: needs client_auth_type RequireAnyClientCert or RequireAndVerifyClientCert (otherwise a client may send no certificate to match)`);
+    issues.push(
+      `${field}.client_allowed_sans: needs client_auth_type RequireAnyClientCert or RequireAndVerifyClientCert (otherwise a client may send no certificate to match)`,
+    );
   }
   const minName = raw.min_version ?? 'TLS12';
   const maxName = raw.max_version ?? 'TLS13';
@@ -199,7 +213,9 @@ function resolveTls(raw: RawTls | undefined, read: (file: string, field: string)
     try {
       createSecureContext({ cert: certPem, key: keyPem, ...(clientCaPem !== undefined ? { ca: clientCaPem } : {}) });
     } catch (error) {
-      issues.push(`${field}: the certificate, key and client CA do not form a usable TLS setup (${errorMessage(error)}); check that key_file is cert_file's key`);
+      issues.push(
+        `${field}: the certificate, key and client CA do not form a usable TLS setup (${errorMessage(error)}); check that key_file is cert_file's key`,
+      );
     }
   }
   return {

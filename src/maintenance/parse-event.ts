@@ -25,16 +25,7 @@ const KNOWN_TYPES = {
 export type MaintenanceEventType = (typeof KNOWN_TYPES)[keyof typeof KNOWN_TYPES];
 
 /** Every value the `event` label can take: the known types, `unknown` and `malformed`. */
-export const MAINTENANCE_EVENT_LABELS = [
-  'scheduled',
-  'starting',
-  'start',
-  'failover_complete',
-  'scale_complete',
-  'ended',
-  'unknown',
-  'malformed',
-] as const;
+export const MAINTENANCE_EVENT_LABELS = ['scheduled', 'starting', 'start', 'failover_complete', 'scale_complete', 'ended', 'unknown', 'malformed'] as const;
 export type MaintenanceEventLabel = (typeof MAINTENANCE_EVENT_LABELS)[number];
 
 /** A message that names a notification type; the other fields are present only when given and valid. */

@@ -1,14 +1,13 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
 import type { MetricsDetail, TargetConfig } from '../config/types.ts';
 import { FAILURE_REASONS } from '../shared/probe-result.ts';
 import { MAINTENANCE_EVENT_LABELS } from '../maintenance/parse-event.ts';
 import type { MaintenanceSink } from '../maintenance/maintenance-monitor.ts';
 import type { CycleResult, Step } from '../shared/probe-result.ts';
 import { summarizeClusterCycle } from '../cluster/roll-up.ts';
-import { renderMetricChunks, renderMetrics } from './render.ts';
-import type { DefaultLabels, RenderOptions } from './render.ts';
 import { HistogramFamily, InfoFamily, ScalarFamily, SummaryFamily } from './families.ts';
-import type { HistogramSeries, LabelValues, MetricFamily } from './families.ts';
+import type { HistogramSeries, LabelValues } from './families.ts';
+import { ProbeRegistry } from './registry.ts';
 
 /** How often the event-loop delay behind nodejs_eventloop_lag_* is sampled. */
 const EVENT_LOOP_SAMPLE_MS = 1000;
@@ -29,38 +28,6 @@ export const CYCLE_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.
  * gauge that stays, so dropping them loses nothing.
  */
 const GAUGES_MISNAMED_AS_TOTALS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
-
-/**
- * prom-client's registry for the process-wide metrics, plus the per-target families kept compactly
- * (metric-families.ts). It renders in chunks and yields to the event loop between them (see
- * metrics-render.ts), so a scrape of 1,000 targets never blocks the loop for more than a few ms.
- */
-export class ProbeRegistry extends Registry {
-  #defaultLabels: DefaultLabels = {};
-  readonly #families: MetricFamily[] = [];
-
-  override setDefaultLabels(labels: DefaultLabels): void {
-    super.setDefaultLabels(labels);
-    this.#defaultLabels = { ...labels };
-  }
-
-  addFamily<Family extends MetricFamily>(family: Family): Family {
-    if (this.#families.some((known) => known.name === family.name) || this.getSingleMetric(family.name)) {
-      throw new Error(`A metric with the name ${family.name} has already been registered.`);
-    }
-    this.#families.push(family);
-    return family;
-  }
-
-  /** The exposition in chunks; tests pick the slicing, production takes the defaults. */
-  chunks(slicing: Pick<RenderOptions, 'linesPerSlice' | 'yieldToLoop'> = {}): AsyncGenerator<string, void, void> {
-    return renderMetricChunks(this, { ...slicing, defaultLabels: this.#defaultLabels, families: this.#families });
-  }
-
-  override metrics(): Promise<string> {
-    return renderMetrics(this, { defaultLabels: this.#defaultLabels, families: this.#families });
-  }
-}
 
 /** The metrics of one target; the probe never sees these, a sink feeds them results. */
 export interface TargetMetrics {
@@ -149,7 +116,13 @@ export function createProbeMetrics(options: {
   // Reason × step is 17 × 5-7 series per target, nearly all zero: only `detail: full` crosses them.
   const failures = full
     ? scalar('counter', 'redis_probe_cycle_failures_total', 'Failed probe cycles by the step that failed and the reason.', TARGET, ['step', 'reason'])
-    : scalar('counter', 'redis_probe_cycle_failures_total', 'Failed probe cycles by reason (the failing step: redis_probe_cycle_failures_by_step_total).', TARGET, ['reason']);
+    : scalar(
+        'counter',
+        'redis_probe_cycle_failures_total',
+        'Failed probe cycles by reason (the failing step: redis_probe_cycle_failures_by_step_total).',
+        TARGET,
+        ['reason'],
+      );
   const failuresByStep = scalar('counter', 'redis_probe_cycle_failures_by_step_total', 'Failed probe cycles by the step that failed.', TARGET, ['step']);
   const skipped = scalar('counter', 'redis_probe_cycles_skipped_total', 'Cycles not started because the previous one was still running.', TARGET);
   const cycleDuration = registry.addFamily(
@@ -163,7 +136,12 @@ export function createProbeMetrics(options: {
   // `node` only on cluster targets, observed per node only: sum by (target, step) pools the nodes. Buckets
   // per step would be 10-16 series each: by default a step keeps its sum and count (a mean), and
   // `detail: full` makes it a histogram.
-  const stepOptions = { name: 'redis_probe_step_duration_seconds', help: 'Duration of each successful probe step (per node for a cluster target).', scopeLabels: NODE, seriesLabels: ['step'] };
+  const stepOptions = {
+    name: 'redis_probe_step_duration_seconds',
+    help: 'Duration of each successful probe step (per node for a cluster target).',
+    scopeLabels: NODE,
+    seriesLabels: ['step'],
+  };
   const stepDuration =
     (options.stepHistograms ?? true)
       ? registry.addFamily(full ? new HistogramFamily({ ...stepOptions, buckets: LATENCY_BUCKETS_SECONDS }) : new SummaryFamily(stepOptions))
@@ -180,7 +158,12 @@ export function createProbeMetrics(options: {
   );
   // Cluster nodes get series of their own names, not a `node` label on redis_probe_success/cycles/failures:
   // there `max by (target)` would hide a failed shard and `sum by (target)` would count a cycle N+1 times.
-  const nodeSuccess = scalar('gauge', 'redis_probe_node_success', 'Whether the last probe cycle against this cluster primary succeeded (1) or failed (0).', NODE);
+  const nodeSuccess = scalar(
+    'gauge',
+    'redis_probe_node_success',
+    'Whether the last probe cycle against this cluster primary succeeded (1) or failed (0).',
+    NODE,
+  );
   const nodeCycles = scalar('counter', 'redis_probe_node_cycles_total', 'Probe cycles run against this cluster primary.', NODE);
   const nodeFailures = scalar(
     'counter',
@@ -189,7 +172,9 @@ export function createProbeMetrics(options: {
     NODE,
     ['step', 'reason'],
   );
-  const clusterNodes = scalar('gauge', 'redis_probe_cluster_nodes', 'Primaries of a cluster target in its last cycle, by outcome (ok or failed).', TARGET, ['state']);
+  const clusterNodes = scalar('gauge', 'redis_probe_cluster_nodes', 'Primaries of a cluster target in its last cycle, by outcome (ok or failed).', TARGET, [
+    'state',
+  ]);
   const lateness = new Histogram({
     name: 'redis_probe_scheduler_lateness_seconds',
     help: 'How late cycles started after their planned time.',
@@ -207,7 +192,12 @@ export function createProbeMetrics(options: {
   );
   // Per target, so burn rates and error budgets in the rules use each target's own objective.
   const slaObjective = scalar('gauge', 'redis_probe_sla_objective', "The target's availability objective as a ratio (sla.objective / 100).", TARGET);
-  const maintenanceInProgress = scalar('gauge', 'redis_probe_maintenance_in_progress', 'Whether Azure announced planned maintenance of the target that has not ended (1), else 0.', TARGET);
+  const maintenanceInProgress = scalar(
+    'gauge',
+    'redis_probe_maintenance_in_progress',
+    'Whether Azure announced planned maintenance of the target that has not ended (1), else 0.',
+    TARGET,
+  );
   const reloadSuccessful = new Gauge({
     name: 'redis_probe_config_last_reload_successful',
     help: 'Whether the last configuration reload succeeded (1) or failed and the previous config still runs (0).',
@@ -375,7 +365,21 @@ export function createProbeMetrics(options: {
         recordSkipped: () => skippedSeries.inc(),
         remove() {
           for (const node of [...nodes]) removeNode(node);
-          for (const family of [success, cycles, skipped, failures, failuresByStep, cycleDuration, stepDuration, lastSuccess, clients, certExpiry, stepSupported, clusterNodes, slaObjective]) {
+          for (const family of [
+            success,
+            cycles,
+            skipped,
+            failures,
+            failuresByStep,
+            cycleDuration,
+            stepDuration,
+            lastSuccess,
+            clients,
+            certExpiry,
+            stepSupported,
+            clusterNodes,
+            slaObjective,
+          ]) {
             family?.remove(labels);
           }
           targetInfo.delete(target.name);

@@ -38,8 +38,6 @@ export function formatOnceReport(target: TargetConfig, result: CycleResult, prin
     lines.push(`FAILED at ${result.failure.step}: ${result.failure.reason} (${result.failure.message})`);
   }
   const clients = observations.clientCount !== undefined ? `, ${observations.clientCount} clients` : '';
-  lines.push(
-    `Summary: ${target.name} ${result.success ? 'OK' : 'FAILED'} in ${roundMs(result.durationMs)} ms${timings ? ` (${timings})` : ''}${clients}`,
-  );
+  lines.push(`Summary: ${target.name} ${result.success ? 'OK' : 'FAILED'} in ${roundMs(result.durationMs)} ms${timings ? ` (${timings})` : ''}${clients}`);
   return lines.join('\n');
 }

@@ -94,11 +94,7 @@ function observedConnector(observer: SocketObserver): NonNullable<RedisOptions['
   };
 }
 
-export function openConnection(
-  endpoint: Endpoint,
-  factory: ConnectionFactory = (options) => new Redis(options),
-  observer?: SocketObserver,
-): OpenedConnection {
+export function openConnection(endpoint: Endpoint, factory: ConnectionFactory = (options) => new Redis(options), observer?: SocketObserver): OpenedConnection {
   const options = connectionOptions(endpoint);
   const redis = factory(observer ? { ...options, Connector: observedConnector(observer) } : options);
   let lastError: unknown;
@@ -121,10 +117,7 @@ export function openConnection(
  * Session setup in one round trip: AUTH (with a credential), CLIENT SETNAME (best effort), and SELECT when
  * `db` is not 0 (Azure Managed Redis refuses SELECT). Throws the AUTH or SELECT error.
  */
-export async function setUpSession(
-  redis: Redis,
-  session: { readonly auth?: RedisAuth; readonly name: string; readonly db?: number },
-): Promise<void> {
+export async function setUpSession(redis: Redis, session: { readonly auth?: RedisAuth; readonly name: string; readonly db?: number }): Promise<void> {
   const { auth, db = 0 } = session;
   const pipeline = redis.pipeline();
   if (auth?.username !== undefined) pipeline.auth(auth.username, auth.password);

@@ -27,7 +27,14 @@ export function formatCsv(reports: readonly TargetReport[]): string {
 function columns(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((row) =>
+      row
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export function formatTable(reports: readonly TargetReport[], period: Period, job: string): string {
@@ -49,7 +56,9 @@ export function formatTable(reports: readonly TargetReport[], period: Period, jo
       ]),
     ]),
   ];
-  const incidents = reports.flatMap((r) => r.incidents.map((i) => [r.target, i.start, i.end, `${i.minutes} min`, i.reason, i.maintenance ? 'planned maintenance' : '']));
+  const incidents = reports.flatMap((r) =>
+    r.incidents.map((i) => [r.target, i.start, i.end, `${i.minutes} min`, i.reason, i.maintenance ? 'planned maintenance' : '']),
+  );
   if (incidents.length > 0) lines.push('', 'Incidents:', columns([['TARGET', 'START', 'END', 'DOWNTIME', 'MAIN REASON', 'NOTE'], ...incidents]));
   lines.push('', 'Unknown minutes (no probe cycle seen) count neither as up nor as down; uptime is over the other minutes.');
   return `${lines.join('\n')}\n`;

@@ -30,7 +30,10 @@ export function parseTime(text: string, option: string): number {
     const exists = month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && field(4) < 24 && field(5) < 60 && field(7) < 60;
     const ms = Date.parse(text);
     if (exists && Number.isFinite(ms)) return ms;
-    throw new SlaError('timeRange', `${option} ${JSON.stringify(text)} is not a time: no such date or time of day; use RFC 3339 such as 2026-11-01T00:00:00Z, or Unix seconds`);
+    throw new SlaError(
+      'timeRange',
+      `${option} ${JSON.stringify(text)} is not a time: no such date or time of day; use RFC 3339 such as 2026-11-01T00:00:00Z, or Unix seconds`,
+    );
   }
   throw new SlaError('timeRange', `${option} ${JSON.stringify(text)} is not a time: use RFC 3339 such as 2026-11-01T00:00:00Z, or Unix seconds`);
 }

@@ -36,7 +36,10 @@ export function parsePrometheusUrl(text: string): URL {
   try {
     url = new URL(text);
   } catch {
-    throw new SlaError('usage', `--prometheus ${JSON.stringify(text)} is not a URL: give the base URL, e.g. http://prometheus:9090 or https://<workspace>.<region>.prometheus.monitor.azure.com`);
+    throw new SlaError(
+      'usage',
+      `--prometheus ${JSON.stringify(text)} is not a URL: give the base URL, e.g. http://prometheus:9090 or https://<workspace>.<region>.prometheus.monitor.azure.com`,
+    );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new SlaError('usage', `--prometheus must be an http:// or https:// URL, got ${url.protocol}`);
@@ -59,7 +62,10 @@ export function createPrometheusApi(options: PrometheusApiOptions): PrometheusAp
         response = await doFetch(endpoint, { method: 'POST', headers, body, signal: AbortSignal.timeout(options.timeoutMs) });
       } catch (error) {
         const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
-        throw new SlaError('prometheus', `cannot reach Prometheus at ${base.origin}: ${cause}; check --prometheus and that the server is up and reachable from here`);
+        throw new SlaError(
+          'prometheus',
+          `cannot reach Prometheus at ${base.origin}: ${cause}; check --prometheus and that the server is up and reachable from here`,
+        );
       }
       const text = await response.text();
       if (response.status === 401 || response.status === 403) {
@@ -72,14 +78,23 @@ export function createPrometheusApi(options: PrometheusApiOptions): PrometheusAp
       try {
         envelope = JSON.parse(text) as Envelope;
       } catch {
-        throw new SlaError('prometheus', `${endpoint.href} answered HTTP ${response.status} without a Prometheus API response; check that --prometheus is the server's base URL (without /api/v1)`);
+        throw new SlaError(
+          'prometheus',
+          `${endpoint.href} answered HTTP ${response.status} without a Prometheus API response; check that --prometheus is the server's base URL (without /api/v1)`,
+        );
       }
       if (envelope.status !== 'success') {
-        throw new SlaError('prometheus', `Prometheus rejected the query (HTTP ${response.status}, ${typeof envelope.errorType === 'string' ? envelope.errorType : 'error'}): ${typeof envelope.error === 'string' ? envelope.error : 'no detail'}`);
+        throw new SlaError(
+          'prometheus',
+          `Prometheus rejected the query (HTTP ${response.status}, ${typeof envelope.errorType === 'string' ? envelope.errorType : 'error'}): ${typeof envelope.error === 'string' ? envelope.error : 'no detail'}`,
+        );
       }
       const result = envelope.data?.result;
       if (envelope.data?.resultType !== 'matrix' || !Array.isArray(result)) {
-        throw new SlaError('prometheus', `Prometheus answered a range query without a matrix; check that --prometheus points at a Prometheus-compatible query API`);
+        throw new SlaError(
+          'prometheus',
+          `Prometheus answered a range query without a matrix; check that --prometheus points at a Prometheus-compatible query API`,
+        );
       }
       return (result as { metric?: Record<string, string>; values?: [number, string][] }[]).map((series) => ({
         metric: series.metric ?? {},

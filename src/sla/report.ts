@@ -61,8 +61,7 @@ const round = (value: number, digits: number): number => Number(value.toFixed(di
  * neither up (which would hide a monitoring gap as availability) nor down.
  */
 export function buildTargetReport(data: TargetMinutes, settings: ReportSettings): TargetReport {
-  const objectivePercent =
-    settings.overrideObjective || data.objective === undefined ? settings.defaultObjectivePercent : round(data.objective * 100, 9);
+  const objectivePercent = settings.overrideObjective || data.objective === undefined ? settings.defaultObjectivePercent : round(data.objective * 100, 9);
   let down = 0;
   let unknown = 0;
   const incidents: Incident[] = [];

@@ -114,14 +114,16 @@ function parseSlaArgs(argv: readonly string[], nowMs: number): SlaOptions | 'hel
     throw new SlaError('usage', errorMessage(error));
   }
   if (values.help) return 'help';
-  if (values.prometheus === undefined) throw new SlaError('usage', '--prometheus URL is required (the Prometheus that scrapes redis-probe, or an Azure Monitor workspace query endpoint)');
+  if (values.prometheus === undefined)
+    throw new SlaError('usage', '--prometheus URL is required (the Prometheus that scrapes redis-probe, or an Azure Monitor workspace query endpoint)');
   parsePrometheusUrl(values.prometheus);
   if (values.month !== undefined && (values.from !== undefined || values.to !== undefined)) {
     throw new SlaError('usage', 'give either --month or --from/--to, not both');
   }
   if (values.to !== undefined && values.from === undefined) throw new SlaError('usage', '--to needs --from');
   const format = values.format ?? 'table';
-  if (!(FORMATS as readonly string[]).includes(format)) throw new SlaError('usage', `--format must be one of ${FORMATS.join(', ')}, got ${JSON.stringify(format)}`);
+  if (!(FORMATS as readonly string[]).includes(format))
+    throw new SlaError('usage', `--format must be one of ${FORMATS.join(', ')}, got ${JSON.stringify(format)}`);
   const azureAuth = values['azure-auth'];
   if (azureAuth !== undefined && !(AZURE_AUTH_SOURCES as readonly string[]).includes(azureAuth)) {
     throw new SlaError('usage', `--azure-auth must be one of ${AZURE_AUTH_SOURCES.join(', ')}, got ${JSON.stringify(azureAuth)}`);
@@ -139,7 +141,14 @@ function parseSlaArgs(argv: readonly string[], nowMs: number): SlaOptions | 'hel
   if (job === '') throw new SlaError('usage', '--job must not be empty');
   return {
     url: values.prometheus,
-    period: resolvePeriod({ ...(values.month !== undefined ? { month: values.month } : {}), ...(values.from !== undefined ? { from: values.from } : {}), ...(values.to !== undefined ? { to: values.to } : {}) }, nowMs),
+    period: resolvePeriod(
+      {
+        ...(values.month !== undefined ? { month: values.month } : {}),
+        ...(values.from !== undefined ? { from: values.from } : {}),
+        ...(values.to !== undefined ? { to: values.to } : {}),
+      },
+      nowMs,
+    ),
     ...(values.target !== undefined ? { target: values.target } : {}),
     format: format as ReportFormat,
     job,
@@ -195,7 +204,10 @@ export async function slaReport(api: PrometheusApi, options: SlaOptions): Promis
   const fromS = fromMs / 1000;
   // Each point is evaluated at the end of its minute: minute i spans [from + 60·i, from + 60·(i+1)).
   const minuteOf = (timestampS: number): number => Math.round((timestampS - fromS) / 60) - 1;
-  const each = (series: readonly RangeSeries[], visit: (entry: Collected, minute: number, value: number, labels: Readonly<Record<string, string>>) => void): void => {
+  const each = (
+    series: readonly RangeSeries[],
+    visit: (entry: Collected, minute: number, value: number, labels: Readonly<Record<string, string>>) => void,
+  ): void => {
     for (const s of series) {
       const target = s.metric['target'];
       if (target === undefined) continue;

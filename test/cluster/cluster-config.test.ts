@@ -4,7 +4,13 @@ import { parseConfig } from '../../src/config/load-config.ts';
 import { ConfigError } from '../../src/config/config-error.ts';
 import type { DaemonConfig } from '../../src/config/types.ts';
 
-const sources = { env: {}, readFile: (path: string) => { throw Object.assign(new Error(`no ${path}`), { code: 'ENOENT' }); }, baseDir: '/nonexistent' };
+const sources = {
+  env: {},
+  readFile: (path: string) => {
+    throw Object.assign(new Error(`no ${path}`), { code: 'ENOENT' });
+  },
+  baseDir: '/nonexistent',
+};
 
 function parse(targetYaml: string, extra = ''): DaemonConfig {
   return parseConfig(`${extra}targets:\n${targetYaml}`, sources);

@@ -25,7 +25,10 @@ let base: string;
 
 const metrics = async (): Promise<string> => (await fetch(`${base}/metrics`)).text();
 const logLines = (): Record<string, unknown>[] =>
-  stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
+  stdout
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 
 before(async () => {
   [cluster, single] = await Promise.all([startRedisCluster({ password: SECRET }), startRedis()]);
@@ -67,11 +70,20 @@ describe('the daemon with a cluster target (spawned CLI)', { timeout: 50_000 }, 
     for (const primary of cluster.primaries()) {
       const node = `${primary.host}:${primary.port}`;
       assert.equal(sampleValue(text, 'redis_probe_node_success', { target: 'orders', node }), 1, node);
-      assert.ok((sampleValue(text, 'redis_probe_step_duration_seconds_count', { target: 'orders', node, step: 'auth' }) ?? 0) >= 1, 'the credential reached every node');
+      assert.ok(
+        (sampleValue(text, 'redis_probe_step_duration_seconds_count', { target: 'orders', node, step: 'auth' }) ?? 0) >= 1,
+        'the credential reached every node',
+      );
     }
     const cycles = text.split('\n').filter((line) => line.startsWith('redis_probe_cycles_total{'));
-    assert.deepEqual(cycles.map((line) => line.replace(/ \d+$/, '')).sort(), ['redis_probe_cycles_total{target="orders"}', 'redis_probe_cycles_total{target="single"}']);
-    assert.deepEqual(text.split('\n').filter((line) => line.includes('target="single"') && line.includes('node=')), []);
+    assert.deepEqual(cycles.map((line) => line.replace(/ \d+$/, '')).sort(), [
+      'redis_probe_cycles_total{target="orders"}',
+      'redis_probe_cycles_total{target="single"}',
+    ]);
+    assert.deepEqual(
+      text.split('\n').filter((line) => line.includes('target="single"') && line.includes('node=')),
+      [],
+    );
     assert.ok(text.includes('redis_probe_step_duration_seconds_count{target="single",step="ping"}'));
     assert.ok(!text.includes(SECRET));
     const check = await promtoolCheckMetrics(text);
@@ -82,14 +94,23 @@ describe('the daemon with a cluster target (spawned CLI)', { timeout: 50_000 }, 
     const lines = logLines().filter((line) => line.target === 'orders');
     const cycleLines = lines.filter((line) => line.message === 'probe cycle succeeded');
     const nodes = new Set(cycleLines.map((line) => line.node));
-    assert.deepEqual([...nodes].sort(), cluster.primaries().map((primary) => `${primary.host}:${primary.port}`).sort());
+    assert.deepEqual(
+      [...nodes].sort(),
+      cluster
+        .primaries()
+        .map((primary) => `${primary.host}:${primary.port}`)
+        .sort(),
+    );
     assert.ok(lines.filter((line) => line.message === 'target is up').length <= 1, 'one state change for the whole cluster');
     assert.ok(!stdout.includes(SECRET));
   });
 
   it('/ shows the cluster as one target', async () => {
     const status = (await (await fetch(`${base}/`)).json()) as { targets: { target: string; state: string }[] };
-    assert.deepEqual(status.targets.filter((entry) => entry.target === 'orders').map((entry) => entry.state), ['up']);
+    assert.deepEqual(
+      status.targets.filter((entry) => entry.target === 'orders').map((entry) => entry.state),
+      ['up'],
+    );
   });
 
   it('stops cleanly on SIGTERM', async () => {

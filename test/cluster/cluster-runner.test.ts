@@ -38,7 +38,9 @@ function runnerFor(target: TargetConfig): TargetRunner {
 const address = (node: ClusterNode): string => `${node.host}:${node.port}`;
 const byNode = (results: readonly CycleResult[]): Map<string, CycleResult> => new Map(results.map((result) => [result.node ?? '', result]));
 const describeResults = (results: readonly CycleResult[]): string =>
-  results.map((result) => `${result.node ?? '(no node)'} ${result.success ? 'ok' : `${result.failure?.step}/${result.failure?.reason}: ${result.failure?.message}`}`).join('; ');
+  results
+    .map((result) => `${result.node ?? '(no node)'} ${result.success ? 'ok' : `${result.failure?.step}/${result.failure?.reason}: ${result.failure?.message}`}`)
+    .join('; ');
 
 before(async () => {
   cluster = await startRedisCluster();
@@ -55,7 +57,10 @@ describe('cluster runner against a real 3-primary cluster', { timeout: 55_000 },
     const runner = runnerFor(clusterTarget('all-green', seed));
     const results = await runner.run('schedule');
     assert.deepEqual([...byNode(results).keys()].sort(), cluster.primaries().map(address).sort(), describeResults(results));
-    assert.ok(results.every((result) => result.success && result.target === 'all-green'), describeResults(results));
+    assert.ok(
+      results.every((result) => result.success && result.target === 'all-green'),
+      describeResults(results),
+    );
     assert.ok(results.every((result) => result.steps.some((timing) => timing.step === 'set')));
     for (const primary of cluster.primaries()) {
       // The key each node was probed with lives on that node, and the cluster agrees which slot it is in.
@@ -68,7 +73,10 @@ describe('cluster runner against a real 3-primary cluster', { timeout: 55_000 },
       assert.match(key, /^redis-probe:\{\d+\}:all-green:test$/);
     }
     const again = await runner.run('schedule');
-    assert.ok(again.every((result) => result.success && !result.steps.some((timing) => timing.step === 'connect')), 'connections persist across cycles');
+    assert.ok(
+      again.every((result) => result.success && !result.steps.some((timing) => timing.step === 'connect')),
+      'connections persist across cycles',
+    );
   });
 
   it('connects through natMap addresses but labels nodes with the announced ones', async () => {
@@ -82,7 +90,10 @@ describe('cluster runner against a real 3-primary cluster', { timeout: 55_000 },
     }
     const runner = runnerFor(clusterTarget('nat', cluster.replicas()[0]!, { natMap }));
     const results = await runner.run('schedule');
-    assert.ok(results.every((result) => result.success), describeResults(results));
+    assert.ok(
+      results.every((result) => result.success),
+      describeResults(results),
+    );
     assert.deepEqual([...byNode(results).keys()].sort(), [...viaProxy.keys()].sort());
     for (const proxy of viaProxy.values()) assert.equal(proxy.connectionCount(), 1, 'each node probe went through its mapped address');
 
@@ -98,19 +109,28 @@ describe('cluster runner against a real 3-primary cluster', { timeout: 55_000 },
     assert.equal([...failing.values()].filter((result) => result.success).length, 2);
     await victimProxy.setMode('pass');
     const healed = await runner.run('schedule');
-    assert.ok(healed.every((result) => result.success), describeResults(healed));
+    assert.ok(
+      healed.every((result) => result.success),
+      describeResults(healed),
+    );
   });
 
   it('follows a failover at once: a MOVED reply triggers re-discovery in the same cycle, the old primary is let go', async () => {
     const runner = runnerFor(clusterTarget('switch', cluster.replicas()[0]!));
     const before = await runner.run('schedule');
-    assert.ok(before.every((result) => result.success), describeResults(before));
+    assert.ok(
+      before.every((result) => result.success),
+      describeResults(before),
+    );
     const replica = cluster.replicas()[1]!;
     const oldPrimary = cluster.nodes.find((node) => node.id === replica.primaryId)!;
     await cluster.failover(replica);
     const started = performance.now();
     const after = await runner.run('schedule');
-    assert.ok(after.every((result) => result.success), describeResults(after));
+    assert.ok(
+      after.every((result) => result.success),
+      describeResults(after),
+    );
     assert.ok(byNode(after).has(address(replica)), 'the promoted replica is probed');
     assert.ok(!byNode(after).has(address(oldPrimary)), 'the demoted primary is no longer probed');
     assert.ok(performance.now() - started < 2000);
@@ -126,14 +146,21 @@ describe('cluster runner against a real 3-primary cluster', { timeout: 55_000 },
     // Seeded through the node that dies, so re-discovery must fall back to the other known primaries.
     const runner = runnerFor(target);
     const first = await runner.run('schedule');
-    assert.ok(first.every((result) => result.success), describeResults(first));
+    assert.ok(
+      first.every((result) => result.success),
+      describeResults(first),
+    );
     targetMetrics.recordCluster(first);
 
     await victim.server.kill();
     const broken = await runner.run('schedule');
     targetMetrics.recordCluster(broken);
     const failed = broken.filter((result) => !result.success);
-    assert.deepEqual(failed.map((result) => result.node), [address(victim)], describeResults(broken));
+    assert.deepEqual(
+      failed.map((result) => result.node),
+      [address(victim)],
+      describeResults(broken),
+    );
     assert.ok(['connection_refused', 'connection_reset'].includes(failed[0]?.failure?.reason ?? ''), describeResults(broken));
     let text = await metrics.registry.metrics();
     assert.equal(sampleValue(text, 'redis_probe_success', { target: 'kill' }), 0);
@@ -151,7 +178,9 @@ describe('cluster runner against a real 3-primary cluster', { timeout: 55_000 },
       { timeoutMs: 20_000, intervalMs: 250, message: 'the cluster target to be green again after automatic failover' },
     );
     await cluster.refresh();
-    const promoted = cluster.nodes.find((node) => node.primaryId === undefined && node.role === 'primary' && node !== victim && !first.some((result) => result.node === address(node)))!;
+    const promoted = cluster.nodes.find(
+      (node) => node.primaryId === undefined && node.role === 'primary' && node !== victim && !first.some((result) => result.node === address(node)),
+    )!;
     assert.ok(byNode(healed).has(address(promoted)), `the promoted replica ${address(promoted)} is probed: ${describeResults(healed)}`);
     assert.ok(!byNode(healed).has(address(victim)));
     text = await metrics.registry.metrics();

@@ -28,11 +28,39 @@ const runners: TargetRunner[] = [];
 
 /** A server cert signed by the test CA whose only SAN is DNS:localhost: an IP is not a valid name for it. */
 async function dnsOnlyServerCert(certDir: string): Promise<CertKeyPair> {
-  await execFileAsync('openssl', [
-    'req', '-x509', '-config', 'openssl.cnf', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-    '-keyout', 'dns-only.key', '-out', 'dns-only.crt', '-subj', '/CN=localhost', '-days', '2', '-CA', 'ca.crt', '-CAkey', 'ca.key',
-    '-addext', 'subjectAltName=DNS:localhost', '-addext', 'basicConstraints=critical,CA:FALSE', '-addext', 'keyUsage=critical,digitalSignature',
-  ], { cwd: certDir, timeout: 10_000 });
+  await execFileAsync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-config',
+      'openssl.cnf',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      'dns-only.key',
+      '-out',
+      'dns-only.crt',
+      '-subj',
+      '/CN=localhost',
+      '-days',
+      '2',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-addext',
+      'subjectAltName=DNS:localhost',
+      '-addext',
+      'basicConstraints=critical,CA:FALSE',
+      '-addext',
+      'keyUsage=critical,digitalSignature',
+    ],
+    { cwd: certDir, timeout: 10_000 },
+  );
   const certPath = join(certDir, 'dns-only.crt');
   const keyPath = join(certDir, 'dns-only.key');
   return { certPath, keyPath, certPem: await readFile(certPath, 'utf8'), keyPem: await readFile(keyPath, 'utf8') };
@@ -62,7 +90,9 @@ function tlsTarget(name: string, host: string, ca: string): TargetConfig {
 }
 
 const describeResults = (results: readonly CycleResult[]): string =>
-  results.map((result) => `${result.node ?? '(no node)'} ${result.success ? 'ok' : `${result.failure?.step}/${result.failure?.reason}: ${result.failure?.message}`}`).join('; ');
+  results
+    .map((result) => `${result.node ?? '(no node)'} ${result.success ? 'ok' : `${result.failure?.step}/${result.failure?.reason}: ${result.failure?.message}`}`)
+    .join('; ');
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'redis-probe-cluster-tls-'));
@@ -85,7 +115,10 @@ describe('a TLS cluster announcing IP addresses', { timeout: 40_000 }, () => {
     const seen: ConnectionOptions[] = [];
     const results = await runnerFor(tlsTarget('tls-ok', 'localhost', certs.ca.certPem), seen).run('schedule');
     assert.equal(results.length, 3, describeResults(results));
-    assert.ok(results.every((result) => result.success && result.node?.startsWith('127.0.0.1:')), describeResults(results));
+    assert.ok(
+      results.every((result) => result.success && result.node?.startsWith('127.0.0.1:')),
+      describeResults(results),
+    );
     assert.ok(results.every((result) => result.observations.serverCertNotAfterMs === new X509Certificate(certs.server.certPem).validToDate.getTime()));
     const nodeConnections = seen.filter((options) => options.host === '127.0.0.1');
     assert.equal(nodeConnections.length, 3);
@@ -105,6 +138,10 @@ describe('a TLS cluster announcing IP addresses', { timeout: 40_000 }, () => {
 
   it('fails with reason tls when the CA is not the one that signed the nodes', async () => {
     const results = await runnerFor(tlsTarget('tls-wrong-ca', 'localhost', certs.otherCa.certPem)).run('schedule');
-    assert.deepEqual(results.map((result) => [result.node, result.failure?.step, result.failure?.reason]), [[undefined, 'connect', 'tls']], describeResults(results));
+    assert.deepEqual(
+      results.map((result) => [result.node, result.failure?.step, result.failure?.reason]),
+      [[undefined, 'connect', 'tls']],
+      describeResults(results),
+    );
   });
 });

@@ -23,14 +23,30 @@ describe('cluster key slots', { timeout: 30_000 }, () => {
   });
 
   it('agrees with redis-server CLUSTER KEYSLOT, hash tags included', async () => {
-    const keys = ['', 'foo', 'redis-probe:orders:pod-1', '{user1000}.following', 'foo{}{bar}', 'foo{{bar}}zap', 'foo{bar}{zap}', '{}', 'ключ', '{a', 'a}', 'redis-probe:{42}:orders:pod-1'];
+    const keys = [
+      '',
+      'foo',
+      'redis-probe:orders:pod-1',
+      '{user1000}.following',
+      'foo{}{bar}',
+      'foo{{bar}}zap',
+      'foo{bar}{zap}',
+      '{}',
+      'ключ',
+      '{a',
+      'a}',
+      'redis-probe:{42}:orders:pod-1',
+    ];
     for (const key of keys) {
       assert.equal(keySlot(key), Number(await server.cli('CLUSTER', 'KEYSLOT', key)), `slot of ${JSON.stringify(key)}`);
     }
   });
 
   it('agrees with the test harness for any string', () => {
-    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (key) => keySlot(key) === harnessKeySlot(key)), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (key) => keySlot(key) === harnessKeySlot(key)),
+      { numRuns: 2000 },
+    );
   });
 
   it('picks a tag whose slot lies in the ranges, the same one every time', () => {
@@ -45,7 +61,10 @@ describe('cluster key slots', { timeout: 30_000 }, () => {
       fc.property(fc.integer({ min: 0, max: CLUSTER_SLOT_COUNT - 1 }), (slot) => keySlot(`{${hashTagForRanges([{ start: slot, end: slot }])}}`) === slot),
       { numRuns: 200 },
     );
-    const split = [{ start: 0, end: 0 }, { start: 16383, end: 16383 }];
+    const split = [
+      { start: 0, end: 0 },
+      { start: 16383, end: 16383 },
+    ];
     assert.ok([0, 16383].includes(keySlot(`{${hashTagForRanges(split)}}`)));
   });
 
@@ -99,7 +118,25 @@ describe('keySlot against a real redis-server', { timeout: 60_000 }, () => {
   // Keys where Redis's rule (the first `{`, the first `}` after it, hash only a non-empty part between) and the
   // archived cluster-key-slot package's disagree: an empty `{}` followed by more braces.
   const PACKAGE_DISAGREES = ['foo{}{bar}', 'foo{}}', '{}{}', '{}}x', 'redis-probe:{}{42}:orders', 'ключ{}{значение}'];
-  const EDGES = ['', '{}', '{a}{b}', 'a{b', 'a}b{', '{', '}', '}{', '{{}}', 'foo{{bar}}zap', '{user1000}.following', '{user1000}.followers', 'ключ', '{ключ}x', '東京{都}', '😀{🎉}', 'redis-probe:{42}:orders:pod-1'];
+  const EDGES = [
+    '',
+    '{}',
+    '{a}{b}',
+    'a{b',
+    'a}b{',
+    '{',
+    '}',
+    '}{',
+    '{{}}',
+    'foo{{bar}}zap',
+    '{user1000}.following',
+    '{user1000}.followers',
+    'ключ',
+    '{ключ}x',
+    '東京{都}',
+    '😀{🎉}',
+    'redis-probe:{42}:orders:pod-1',
+  ];
 
   it('agrees with CLUSTER KEYSLOT on hash-tag edge cases and thousands of generated keys, non-ASCII included', async () => {
     const generated = fc.sample(fc.string({ unit: fc.constantFrom('{', '}', 'a', 'b', ':', 'é', 'ж', '😀'), maxLength: 12 }), { numRuns: 3000, seed: 18 });

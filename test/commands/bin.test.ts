@@ -52,7 +52,11 @@ targets:
 `,
   );
   const healthy = () =>
-    waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok, { timeoutMs: 20_000, intervalMs: 100, message: 'the daemon to answer /healthz' });
+    waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok, {
+      timeoutMs: 20_000,
+      intervalMs: 100,
+      message: 'the daemon to answer /healthz',
+    });
   return { path, healthy };
 }
 
@@ -64,7 +68,10 @@ function startBin(args: readonly string[], nodeArgs: readonly string[] = []): Ch
 
 /** The command line and environment the kernel holds for a process. */
 function procOf(pid: number): { cmdline: string[]; environ: string[] } {
-  const read = (file: string) => readFileSync(`/proc/${pid}/${file}`, 'utf8').split('\0').filter((entry) => entry !== '');
+  const read = (file: string) =>
+    readFileSync(`/proc/${pid}/${file}`, 'utf8')
+      .split('\0')
+      .filter((entry) => entry !== '');
   return { cmdline: read('cmdline'), environ: read('environ') };
 }
 
@@ -79,13 +86,15 @@ function assertMemorySettings(pid: number, configPath: string): void {
 
 /** The one child process of `pid` (the daemon the launcher started). */
 function childOf(pid: number): number {
-  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter((entry) => entry !== '');
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+    .trim()
+    .split(' ')
+    .filter((entry) => entry !== '');
   assert.equal(children.length, 1, `one child process of the launcher, found ${JSON.stringify(children)}`);
   const child = Number(children[0]);
   assert.ok(Number.isInteger(child) && child > 0 && child !== pid);
   return child;
 }
-
 
 describe('the redis-probe bin', { timeout: 60_000 }, () => {
   it('is what `npm start` runs', () => {

@@ -55,7 +55,10 @@ targets:
     daemon.kill('SIGTERM');
     const run = await exited;
     assert.equal(run.code, 0, run.stderr);
-    const lines = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = run.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     assert.ok(lines.length >= 4, `${lines.length} lines`);
     for (const line of lines) {
       assert.equal(line['service.name'], 'redis-probe', JSON.stringify(line));

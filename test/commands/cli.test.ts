@@ -43,7 +43,10 @@ describe('redis-probe once', { timeout: 60_000 }, () => {
     assert.match(lines[4] ?? '', /^GET Message returned : [0-9a-f-]{36}$/);
     assert.equal(lines[5], 'CLIENT LIST returned :');
     assert.match(lines[6] ?? '', /^id : \d+, addr : 127\.0\.0\.1:\d+$/);
-    assert.match(lines.at(-1) ?? '', /^Summary: good OK in [\d.]+ ms \(connect [\d.]+ ms, auth [\d.]+ ms, ping [\d.]+ ms, set [\d.]+ ms, get [\d.]+ ms, client_list [\d.]+ ms\), \d+ clients$/);
+    assert.match(
+      lines.at(-1) ?? '',
+      /^Summary: good OK in [\d.]+ ms \(connect [\d.]+ ms, auth [\d.]+ ms, ping [\d.]+ ms, set [\d.]+ ms, get [\d.]+ ms, client_list [\d.]+ ms\), \d+ clients$/,
+    );
     assert.ok(!run.stdout.includes(SECRET) && !run.stderr.includes(SECRET));
   });
 
@@ -111,7 +114,10 @@ describe('exit codes, crashes and the entry point', { timeout: 60_000 }, () => {
       assert.equal(run.code, 70, `${run.stdout}${run.stderr}`);
       assert.ok(!`${run.stdout}${run.stderr}`.includes(wrongKey), 'the password never appears');
       assert.equal(run.stderr, '');
-      const lines = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+      const lines = run.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
       assert.equal(lines.length, 1);
       assert.equal(lines[0]?.message, 'fatal error');
       assert.equal(lines[0]?.level, 'error');
@@ -121,7 +127,9 @@ describe('exit codes, crashes and the entry point', { timeout: 60_000 }, () => {
 
   it('importing the CLI module runs nothing; the bin works through a symlink, as npm installs it', async () => {
     const imported = await collect(
-      spawn(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(CLI_PATH)}); process.stdout.write('imported\\n');`], { stdio: 'pipe' }),
+      spawn(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(CLI_PATH)}); process.stdout.write('imported\\n');`], {
+        stdio: 'pipe',
+      }),
       30_000,
     );
     assert.equal(imported.code, 0, imported.stderr);

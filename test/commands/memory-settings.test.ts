@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { launchCommand, MEMORY_ENV, MEMORY_NODE_FLAGS } from '../../src/commands/memory-settings.ts';
 
 describe('launchCommand', () => {
-  it('runs the script with the memory flags after the caller\'s node arguments, and the memory environment', () => {
+  it("runs the script with the memory flags after the caller's node arguments, and the memory environment", () => {
     const command = launchCommand('/app/dist/cli.js', ['run', '--config', 'c.yaml'], ['--enable-source-maps'], { PATH: '/bin' });
     assert.deepEqual(command.args, ['--enable-source-maps', ...MEMORY_NODE_FLAGS, '/app/dist/cli.js', 'run', '--config', 'c.yaml']);
     assert.deepEqual(command.env, { PATH: '/bin', ...MEMORY_ENV });

@@ -77,7 +77,13 @@ function validConfig(): Record<string, unknown> {
   return {
     server: { host: '127.0.0.1', port: 9700, shutdownGrace: '3s' },
     log: { level: 'info', format: 'json' },
-    defaults: { schedule: '*/10 * * * * *', timeout: '750ms', tls: { enabled: false, verify: true }, key: { prefix: 'p:', ttl: '60s' }, steps: ['ping', 'set', 'get'] },
+    defaults: {
+      schedule: '*/10 * * * * *',
+      timeout: '750ms',
+      tls: { enabled: false, verify: true },
+      key: { prefix: 'p:', ttl: '60s' },
+      steps: ['ping', 'set', 'get'],
+    },
     credentials: [
       { name: 'inline', type: 'access-key', password: 'inline-password' },
       { name: 'file', type: 'access-key', username: 'prober', passwordFile: 'password.txt' },
@@ -91,7 +97,37 @@ function validConfig(): Record<string, unknown> {
   };
 }
 
-const CONFIG_KEYS = ['server', 'log', 'metrics', 'defaults', 'credentials', 'targets', 'name', 'host', 'port', 'timeout', 'schedule', 'tls', 'key', 'ttl', 'steps', 'labels', 'db', 'credential', 'type', 'password', 'passwordFile', 'passwordEnv', 'username', 'enabled', 'verify', 'ca', 'shutdownGrace', 'level', 'format'];
+const CONFIG_KEYS = [
+  'server',
+  'log',
+  'metrics',
+  'defaults',
+  'credentials',
+  'targets',
+  'name',
+  'host',
+  'port',
+  'timeout',
+  'schedule',
+  'tls',
+  'key',
+  'ttl',
+  'steps',
+  'labels',
+  'db',
+  'credential',
+  'type',
+  'password',
+  'passwordFile',
+  'passwordEnv',
+  'username',
+  'enabled',
+  'verify',
+  'ca',
+  'shutdownGrace',
+  'level',
+  'format',
+];
 const key = fc.oneof(fc.constantFrom(...CONFIG_KEYS), fc.string({ maxLength: 12 }), fc.constantFrom('__proto__', 'constructor', 'a:b', '', '<<', 'x y'));
 const scalar = fc.oneof(
   fc.string({ maxLength: 20 }),
@@ -99,7 +135,23 @@ const scalar = fc.oneof(
   fc.double(),
   fc.boolean(),
   fc.constant(null),
-  fc.constantFrom('5s', '0ms', '-1s', '1e9d', '99999999999999999999d', '1.5h', '* * * * * *', '61 * * * * *', '${UNDEFINED_FUZZ_VAR}', '$${X}', '${REDIS_HOST:-x}', '~', 'ping', 'access-key', 'entra'),
+  fc.constantFrom(
+    '5s',
+    '0ms',
+    '-1s',
+    '1e9d',
+    '99999999999999999999d',
+    '1.5h',
+    '* * * * * *',
+    '61 * * * * *',
+    '${UNDEFINED_FUZZ_VAR}',
+    '$${X}',
+    '${REDIS_HOST:-x}',
+    '~',
+    'ping',
+    'access-key',
+    'entra',
+  ),
 );
 const tree = fc.letrec((tie) => ({
   node: fc.oneof({ depthSize: 'small', withCrossShrink: true }, scalar, tie('array'), tie('object')),
@@ -109,12 +161,35 @@ const tree = fc.letrec((tie) => ({
 
 /** Paths into the valid config, and values that are wrong somewhere. */
 const PATHS: readonly (readonly (string | number)[])[] = [
-  ['server', 'port'], ['server', 'host'], ['server', 'shutdownGrace'], ['log', 'level'], ['log', 'format'], ['defaults', 'schedule'],
-  ['defaults', 'timeout'], ['defaults', 'tls'], ['defaults', 'key', 'ttl'], ['defaults', 'steps'], ['credentials', 0, 'password'],
-  ['credentials', 1, 'passwordFile'], ['credentials', 2, 'passwordEnv'], ['credentials', 0, 'type'], ['credentials', 1, 'name'],
-  ['targets', 0, 'port'], ['targets', 0, 'name'], ['targets', 1, 'host'], ['targets', 1, 'timeout'], ['targets', 2, 'schedule'],
-  ['targets', 2, 'db'], ['targets', 0, 'labels'], ['targets', 0, 'credential'], ['targets', 1, 'steps'], ['targets', 2, 'tls', 'enabled'],
-  ['targets'], ['credentials'], ['defaults'], ['server'],
+  ['server', 'port'],
+  ['server', 'host'],
+  ['server', 'shutdownGrace'],
+  ['log', 'level'],
+  ['log', 'format'],
+  ['defaults', 'schedule'],
+  ['defaults', 'timeout'],
+  ['defaults', 'tls'],
+  ['defaults', 'key', 'ttl'],
+  ['defaults', 'steps'],
+  ['credentials', 0, 'password'],
+  ['credentials', 1, 'passwordFile'],
+  ['credentials', 2, 'passwordEnv'],
+  ['credentials', 0, 'type'],
+  ['credentials', 1, 'name'],
+  ['targets', 0, 'port'],
+  ['targets', 0, 'name'],
+  ['targets', 1, 'host'],
+  ['targets', 1, 'timeout'],
+  ['targets', 2, 'schedule'],
+  ['targets', 2, 'db'],
+  ['targets', 0, 'labels'],
+  ['targets', 0, 'credential'],
+  ['targets', 1, 'steps'],
+  ['targets', 2, 'tls', 'enabled'],
+  ['targets'],
+  ['credentials'],
+  ['defaults'],
+  ['server'],
 ];
 const wrongValue = fc.oneof(
   scalar,
@@ -134,7 +209,11 @@ type Mutation =
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('set' as const), path: fc.constantFrom(...PATHS), value: wrongValue }),
   fc.record({ kind: fc.constant('delete' as const), path: fc.constantFrom(...PATHS) }),
-  fc.record({ kind: fc.constant('unknown-key' as const), path: fc.constantFrom(...PATHS.filter((path) => path.length > 1).map((path) => path.slice(0, -1))), key }),
+  fc.record({
+    kind: fc.constant('unknown-key' as const),
+    path: fc.constantFrom(...PATHS.filter((path) => path.length > 1).map((path) => path.slice(0, -1))),
+    key,
+  }),
   fc.constant({ kind: 'duplicate-target' as const }),
   fc.record({ kind: fc.constant('undefined-env' as const), path: fc.constantFrom(...PATHS) }),
 );
@@ -156,7 +235,8 @@ function mutate(config: Record<string, unknown>, change: Mutation): void {
   }
   if (change.kind === 'unknown-key') {
     const parent = parentOf(config, [...change.path, '']);
-    if (parent && !Array.isArray(parent)) Object.defineProperty(parent, change.key, { value: 'surprise', enumerable: true, writable: true, configurable: true });
+    if (parent && !Array.isArray(parent))
+      Object.defineProperty(parent, change.key, { value: 'surprise', enumerable: true, writable: true, configurable: true });
     return;
   }
   const parent = parentOf(config, change.path);
@@ -183,10 +263,43 @@ describe('config loading under hostile input (fast-check)', { timeout: 120_000 }
 
   it(`random text, including YAML syntax, anchors and aliases (${NUM_RUNS} runs)`, () => {
     const fragments = fc.constantFrom(
-      'targets:', '\n', '  - ', '{', '}', '[', ']', ': ', ', ', '&a ', '*a', '*missing', '!!binary ', '!!str ', '? ', '<<: *a', '%YAML 1.1\n', '---\n', '"', "'", '#', '|\n', 'name: x', 'host: h', 'port: 99999', '\t', '\u0000', '\ufeff',
+      'targets:',
+      '\n',
+      '  - ',
+      '{',
+      '}',
+      '[',
+      ']',
+      ': ',
+      ', ',
+      '&a ',
+      '*a',
+      '*missing',
+      '!!binary ',
+      '!!str ',
+      '? ',
+      '<<: *a',
+      '%YAML 1.1\n',
+      '---\n',
+      '"',
+      "'",
+      '#',
+      '|\n',
+      'name: x',
+      'host: h',
+      'port: 99999',
+      '\t',
+      '\u0000',
+      '\ufeff',
     );
     fc.assert(
-      fc.property(fc.oneof(fc.string({ maxLength: 200 }), fc.array(fragments, { maxLength: 30 }).map((parts) => parts.join(''))), (text) => load(text)),
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 200 }),
+          fc.array(fragments, { maxLength: 30 }).map((parts) => parts.join('')),
+        ),
+        (text) => load(text),
+      ),
       { numRuns: NUM_RUNS },
     );
   });
@@ -203,13 +316,20 @@ describe('config loading under hostile input (fast-check)', { timeout: 120_000 }
   });
 
   it('YAML alias bombs and unresolved aliases are configuration errors', () => {
-    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...'bcdefgh'.split('').map((name, index) => `${name}: &${name} [${Array(10).fill(`*${'abcdefgh'[index]}`).join(', ')}]`), 'targets: []'].join('\n');
+    const bomb = [
+      'a: &a [x, x, x, x, x, x, x, x, x, x]',
+      ...'bcdefgh'.split('').map((name, index) => `${name}: &${name} [${Array(10).fill(`*${'abcdefgh'[index]}`).join(', ')}]`),
+      'targets: []',
+    ].join('\n');
     for (const text of [bomb, 'targets: *nowhere']) {
-      assert.throws(() => parseConfig(text, sources), (error: unknown) => {
-        checkIssues(error);
-        assert.match((error as ConfigError).issues[0]!, /^yaml: /);
-        return true;
-      });
+      assert.throws(
+        () => parseConfig(text, sources),
+        (error: unknown) => {
+          checkIssues(error);
+          assert.match((error as ConfigError).issues[0]!, /^yaml: /);
+          return true;
+        },
+      );
     }
   });
 
@@ -223,21 +343,36 @@ describe('config loading under hostile input (fast-check)', { timeout: 120_000 }
       }
       assert.fail('should not validate');
     };
-    assert.ok(issuesOf('"": "${UNDEFINED_FUZZ_VAR}"\ntargets: [{ name: a, host: h }]').some((issue) => issue.startsWith('[""]: environment variable UNDEFINED_FUZZ_VAR')));
-    assert.ok(issuesOf('targets: [{ name: a, host: h, labels: { "a:b": x, "c.d": y } }]').some((issue) => issue.startsWith('targets[0].labels["a:b"]: is not a valid')));
+    assert.ok(
+      issuesOf('"": "${UNDEFINED_FUZZ_VAR}"\ntargets: [{ name: a, host: h }]').some((issue) =>
+        issue.startsWith('[""]: environment variable UNDEFINED_FUZZ_VAR'),
+      ),
+    );
+    assert.ok(
+      issuesOf('targets: [{ name: a, host: h, labels: { "a:b": x, "c.d": y } }]').some((issue) => issue.startsWith('targets[0].labels["a:b"]: is not a valid')),
+    );
   });
 
   it('durations beyond what a timer can wait are rejected, naming the field', () => {
     const config = validConfig();
     (config.targets as Record<string, unknown>[])[1]!.timeout = '25d';
     (config.server as Record<string, unknown>).shutdownGrace = '99999999999999999999d';
-    assert.throws(() => parseConfig(stringify(config), sources), (error: unknown) => {
-      checkIssues(error);
-      const issues = (error as ConfigError).issues;
-      assert.ok(issues.some((issue) => issue.startsWith('targets[1].timeout: ')), issues.join('\n'));
-      assert.ok(issues.some((issue) => issue.startsWith('server.shutdownGrace: ')), issues.join('\n'));
-      return true;
-    });
+    assert.throws(
+      () => parseConfig(stringify(config), sources),
+      (error: unknown) => {
+        checkIssues(error);
+        const issues = (error as ConfigError).issues;
+        assert.ok(
+          issues.some((issue) => issue.startsWith('targets[1].timeout: ')),
+          issues.join('\n'),
+        );
+        assert.ok(
+          issues.some((issue) => issue.startsWith('server.shutdownGrace: ')),
+          issues.join('\n'),
+        );
+        return true;
+      },
+    );
   });
 });
 
@@ -251,11 +386,28 @@ describe('redis-probe validate on bad configs (spawned dist/cli.js)', { timeout:
   const cases: readonly { name: string; text: string | Buffer; field: RegExp }[] = [
     { name: 'wrong types', text: 'server: { port: "http" }\ntargets: [{ name: 7, host: [], port: true }]\n', field: /targets\[0\]\.(name|host|port): / },
     { name: 'bad cron and duration', text: 'targets: [{ name: a, host: h, schedule: "61 * * * * *", timeout: 5 }]\n', field: /targets\[0\]\.schedule: / },
-    { name: 'undefined env', text: 'targets: [{ name: a, host: "${REDIS_PROBE_FUZZ_UNSET}" }]\n', field: /targets\[0\]\.host: environment variable REDIS_PROBE_FUZZ_UNSET/ },
+    {
+      name: 'undefined env',
+      text: 'targets: [{ name: a, host: "${REDIS_PROBE_FUZZ_UNSET}" }]\n',
+      field: /targets\[0\]\.host: environment variable REDIS_PROBE_FUZZ_UNSET/,
+    },
     { name: 'unresolved alias', text: 'targets: *nowhere\n', field: /yaml: / },
-    { name: 'alias bomb', text: ['a: &a [x, x, x, x, x, x, x, x, x, x]', 'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]', 'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]', 'targets: *c'].join('\n'), field: /yaml: / },
+    {
+      name: 'alias bomb',
+      text: [
+        'a: &a [x, x, x, x, x, x, x, x, x, x]',
+        'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]',
+        'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]',
+        'targets: *c',
+      ].join('\n'),
+      field: /yaml: /,
+    },
     { name: 'timer overflow', text: 'targets: [{ name: a, host: h, timeout: 30d }]\n', field: /targets\[0\]\.timeout: / },
-    { name: 'binary garbage', text: Buffer.from([0xff, 0xfe, 0x00, 0x01, 0x80, 0x3a, 0x0a, 0x7b]), field: /^redis-probe: .*: invalid configuration:\n {2}- [^:\n]+: /m },
+    {
+      name: 'binary garbage',
+      text: Buffer.from([0xff, 0xfe, 0x00, 0x01, 0x80, 0x3a, 0x0a, 0x7b]),
+      field: /^redis-probe: .*: invalid configuration:\n {2}- [^:\n]+: /m,
+    },
     { name: 'empty file', text: '', field: /targets: is required/ },
   ];
 

@@ -164,9 +164,10 @@ targets: [{ name: a, host: h, port: "\${REDIS_PORT}", db: "\${DB}" }]`;
   });
 
   it('names the file when it cannot be read', () => {
-    assert.deepEqual(issuesOf('no-such-config.yaml').map((issue) => issue.replace(testdata, 'DIR')), [
-      'DIR/no-such-config.yaml: cannot read the config file (no such file); check --config or REDIS_PROBE_CONFIG',
-    ]);
+    assert.deepEqual(
+      issuesOf('no-such-config.yaml').map((issue) => issue.replace(testdata, 'DIR')),
+      ['DIR/no-such-config.yaml: cannot read the config file (no such file); check --config or REDIS_PROBE_CONFIG'],
+    );
   });
 
   it('says "a directory" for a secret file that is a directory, as the web config does (not EISDIR)', () => {
@@ -180,7 +181,8 @@ targets: [{ name: a, host: h, port: "\${REDIS_PORT}", db: "\${DB}" }]`;
   });
 
   it('never echoes a secret value in its errors', () => {
-    const text = 'credentials: [{ name: k, type: access-key, password: 12345, passwordFile: /nope/Sup3rSecretValue }]\ntargets: [{ name: a, host: h, credential: k }]';
+    const text =
+      'credentials: [{ name: k, type: access-key, password: 12345, passwordFile: /nope/Sup3rSecretValue }]\ntargets: [{ name: a, host: h, credential: k }]';
     assert.throws(
       () => parseConfig(text.replace('12345', '"Sup3rSecretValue"'), { ...sources(), baseDir: testdata }),
       (error: unknown) => error instanceof ConfigError && !error.issues.some((issue) => issue.includes('Sup3rSecretValue') && !issue.includes('/nope/')),
@@ -235,15 +237,25 @@ describe('errors about fields that name a variable or a file never echo a substi
       text: `credentials: [{ name: e, type: entra, source: client-secret, tenantId: t, clientId: c, clientSecretFile: "\${SECRETS_DIR}/secret", authorityCa: "\${SECRETS_DIR}/ca.pem" }]
 defaults: { tls: { ca: "\${SECRETS_DIR}/redis-ca.pem" } }
 targets: [{ name: a, host: h, credential: e, tls: { cert: "\${SECRETS_DIR}/c.pem", key: "\${SECRETS_DIR}/k.pem" } }]`,
-      expected: ['credentials[0].clientSecretFile', 'credentials[0].authorityCa', 'targets[0].tls.ca', 'targets[0].tls.cert', 'targets[0].tls.key'].map((field) => {
-        const written = { 'credentials[0].clientSecretFile': 'secret', 'credentials[0].authorityCa': 'ca.pem', 'targets[0].tls.ca': 'redis-ca.pem', 'targets[0].tls.cert': 'c.pem', 'targets[0].tls.key': 'k.pem' }[field];
-        const name = field.split('.').at(-1);
-        return `${field}: cannot read the file it names (no such file); it is written "\${SECRETS_DIR}/${written}", whose value is not shown as it may be a secret. ${name} takes a path: check it and the mount`;
-      }),
+      expected: ['credentials[0].clientSecretFile', 'credentials[0].authorityCa', 'targets[0].tls.ca', 'targets[0].tls.cert', 'targets[0].tls.key'].map(
+        (field) => {
+          const written = {
+            'credentials[0].clientSecretFile': 'secret',
+            'credentials[0].authorityCa': 'ca.pem',
+            'targets[0].tls.ca': 'redis-ca.pem',
+            'targets[0].tls.cert': 'c.pem',
+            'targets[0].tls.key': 'k.pem',
+          }[field];
+          const name = field.split('.').at(-1);
+          return `${field}: cannot read the file it names (no such file); it is written "\${SECRETS_DIR}/${written}", whose value is not shown as it may be a secret. ${name} takes a path: check it and the mount`;
+        },
+      ),
     },
     'a credential reference holding ${VAR}': {
       text: 'targets: [{ name: a, host: h, credential: "${REDIS_PW}" }]',
-      expected: ['targets[0].credential: "${REDIS_PW}" (as written; its value is not shown as it may be a secret) is not defined; add it to credentials or fix the name (defined: none)'],
+      expected: [
+        'targets[0].credential: "${REDIS_PW}" (as written; its value is not shown as it may be a secret) is not defined; add it to credentials or fix the name (defined: none)',
+      ],
     },
   };
   for (const [name, { text, expected }] of Object.entries(cases)) {
@@ -255,12 +267,16 @@ targets: [{ name: a, host: h, credential: e, tls: { cert: "\${SECRETS_DIR}/c.pem
   }
 
   it('still names a variable or a file written literally', () => {
-    assert.deepEqual(load('credentials: [{ name: k, type: access-key, passwordEnv: REDIS_PROBE_TEST_UNSET }]\ntargets: [{ name: a, host: h, credential: k }]', {}), [
-      'credentials[0].passwordEnv: environment variable REDIS_PROBE_TEST_UNSET is not set or empty; export it or use passwordFile',
-    ]);
-    assert.deepEqual(load('credentials: [{ name: k, type: access-key, passwordFile: "${DIR:-/etc}/nope" }]\ntargets: [{ name: a, host: h, credential: k }]', {}), [
-      'credentials[0].passwordFile: cannot read the file it names (no such file); it is written "${DIR:-/etc}/nope", whose value is not shown as it may be a secret. passwordFile takes a path: check it and the mount',
-    ]);
+    assert.deepEqual(
+      load('credentials: [{ name: k, type: access-key, passwordEnv: REDIS_PROBE_TEST_UNSET }]\ntargets: [{ name: a, host: h, credential: k }]', {}),
+      ['credentials[0].passwordEnv: environment variable REDIS_PROBE_TEST_UNSET is not set or empty; export it or use passwordFile'],
+    );
+    assert.deepEqual(
+      load('credentials: [{ name: k, type: access-key, passwordFile: "${DIR:-/etc}/nope" }]\ntargets: [{ name: a, host: h, credential: k }]', {}),
+      [
+        'credentials[0].passwordFile: cannot read the file it names (no such file); it is written "${DIR:-/etc}/nope", whose value is not shown as it may be a secret. passwordFile takes a path: check it and the mount',
+      ],
+    );
   });
 });
 
@@ -319,7 +335,8 @@ describe('TLS and authority CA files must hold PEM of the right kind', { timeout
     },
     'a certificate where the key belongs': {
       tls: 'cert: CLIENT_CERT, key: CLIENT_CERT',
-      expected: 'targets[0].tls.key: holds no PEM private key (a "-----BEGIN PRIVATE KEY-----" block, or RSA/EC PRIVATE KEY); point it at the key file in PEM form',
+      expected:
+        'targets[0].tls.key: holds no PEM private key (a "-----BEGIN PRIVATE KEY-----" block, or RSA/EC PRIVATE KEY); point it at the key file in PEM form',
     },
     'a key that does not parse': {
       tls: 'cert: CLIENT_CERT, key: broken-key.pem',
@@ -327,7 +344,8 @@ describe('TLS and authority CA files must hold PEM of the right kind', { timeout
     },
     'an encrypted key': {
       tls: 'cert: CLIENT_CERT, key: encrypted-key.pem',
-      expected: 'targets[0].tls.key: is encrypted, and redis-probe takes no passphrase; store it decrypted (openssl pkey -in encrypted.pem -out key.pem) in a Secret',
+      expected:
+        'targets[0].tls.key: is encrypted, and redis-probe takes no passphrase; store it decrypted (openssl pkey -in encrypted.pem -out key.pem) in a Secret',
     },
     'an empty CA file': { tls: 'ca: empty.pem', expected: 'targets[0].tls.ca: the file is empty; put the PEM text in it' },
     'a certificate and a key that do not belong together': {
@@ -337,7 +355,10 @@ describe('TLS and authority CA files must hold PEM of the right kind', { timeout
   };
   for (const [name, { tls, expected }] of Object.entries(cases)) {
     it(`rejects ${name}`, () => {
-      const text = target(tls).replaceAll('CLIENT_KEY', certs.client.keyPath).replaceAll('CLIENT_CERT', certs.client.certPath).replaceAll('SERVER_KEY', certs.server.keyPath);
+      const text = target(tls)
+        .replaceAll('CLIENT_KEY', certs.client.keyPath)
+        .replaceAll('CLIENT_CERT', certs.client.certPath)
+        .replaceAll('SERVER_KEY', certs.server.keyPath);
       assert.deepEqual(issues(text), [expected]);
     });
   }

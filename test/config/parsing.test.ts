@@ -52,7 +52,10 @@ describe('env substitution', () => {
   it('reports each unset variable with its path', () => {
     const issues: SubstitutionIssue[] = [];
     substituteEnv({ targets: [{ host: '${NOPE}' }] }, {}, issues);
-    assert.deepEqual(issues.map((issue) => issue.path), [['targets', 0, 'host']]);
+    assert.deepEqual(
+      issues.map((issue) => issue.path),
+      [['targets', 0, 'host']],
+    );
   });
 });
 

@@ -35,7 +35,12 @@ describe('maintenanceEvents', () => {
     const config = parse(TARGETS);
     assert.deepEqual(
       config.targets.map((target) => [target.name, target.maintenanceEvents]),
-      [['orders', true], ['private', true], ['sessions', false], ['local', false]],
+      [
+        ['orders', true],
+        ['private', true],
+        ['sessions', false],
+        ['local', false],
+      ],
     );
   });
 
@@ -44,7 +49,10 @@ describe('maintenanceEvents', () => {
   - { name: off, host: orders.redis.cache.windows.net, maintenanceEvents: false }
   - { name: on, host: 10.0.0.4, maintenanceEvents: true }
 `);
-    assert.deepEqual(config.targets.map((target) => target.maintenanceEvents), [false, true]);
+    assert.deepEqual(
+      config.targets.map((target) => target.maintenanceEvents),
+      [false, true],
+    );
     assert.deepEqual(issues('targets:\n  - { name: x, host: h, maintenanceEvents: yes please }\n'), ['targets[0].maintenanceEvents: must be true or false']);
   });
 });
@@ -103,7 +111,9 @@ describe('shard', () => {
     assert.deepEqual(issues(TARGETS, { REDIS_PROBE_SHARD_INDEX: '0' }), [
       'shard.count: required with a shard index; set shard.count or REDIS_PROBE_SHARD_COUNT to the number of replicas',
     ]);
-    assert.deepEqual(issues(`shard: { index: 0, count: 2, fromHostname: true }\n${TARGETS}`, {}, 'redis-probe-1'), ['shard: set either index or fromHostname, not both']);
+    assert.deepEqual(issues(`shard: { index: 0, count: 2, fromHostname: true }\n${TARGETS}`, {}, 'redis-probe-1'), [
+      'shard: set either index or fromHostname, not both',
+    ]);
     assert.deepEqual(issues(TARGETS, { REDIS_PROBE_SHARD_INDEX: 'one', REDIS_PROBE_SHARD_COUNT: '0' }), [
       'REDIS_PROBE_SHARD_INDEX: must be a whole number of at least 0 (got "one")',
       'REDIS_PROBE_SHARD_COUNT: must be a whole number of at least 1 (got "0")',
@@ -125,7 +135,9 @@ describe('redis-probe validate mentions shard and location', { timeout: 30_000 }
   after(() => rm(dir, { recursive: true, force: true }));
 
   it('without sharding: every target, and the location', async () => {
-    const run = await runCli(['validate', '--config', join(dir, 'config.yaml')], { env: { REDIS_PROBE_SHARD_INDEX: '', REDIS_PROBE_SHARD_COUNT: '', REDIS_PROBE_LOCATION: '' } });
+    const run = await runCli(['validate', '--config', join(dir, 'config.yaml')], {
+      env: { REDIS_PROBE_SHARD_INDEX: '', REDIS_PROBE_SHARD_COUNT: '', REDIS_PROBE_LOCATION: '' },
+    });
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /\n {2}location: westeurope\n/);
     assert.match(run.stdout, /\n {2}shard: none \(this replica probes all 4 targets\)\n/);
@@ -139,7 +151,9 @@ describe('redis-probe validate mentions shard and location', { timeout: 30_000 }
     const owned = ['orders', 'private', 'sessions', 'local'].filter((name) => shardOf(name, 2) === 1);
     assert.match(run.stdout, /\n {2}location: northeurope\n/);
     assert.ok(
-      run.stdout.includes(`  shard: 1 of 2 (index from REDIS_PROBE_SHARD_INDEX); probes ${owned.length} of 4 targets${owned.length ? ` (${owned.join(', ')})` : ''}\n`),
+      run.stdout.includes(
+        `  shard: 1 of 2 (index from REDIS_PROBE_SHARD_INDEX); probes ${owned.length} of 4 targets${owned.length ? ` (${owned.join(', ')})` : ''}\n`,
+      ),
       run.stdout,
     );
   });

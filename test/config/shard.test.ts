@@ -16,7 +16,12 @@ describe('shard assignment (rendezvous hashing)', () => {
           assert.deepEqual(owners, [shardOf(name, count)], name);
         }
         // The shards' lists partition the targets.
-        const lists = Array.from({ length: count }, (_, index) => ownedTargets(names.map((name) => ({ name })), { index, count }));
+        const lists = Array.from({ length: count }, (_, index) =>
+          ownedTargets(
+            names.map((name) => ({ name })),
+            { index, count },
+          ),
+        );
         assert.equal(lists.flat().length, names.length);
       }),
       { numRuns: 200 },

@@ -33,7 +33,10 @@ describe('config: sla.objective', () => {
   });
 
   it('rejects a ratio, 100 and anything not a number, naming the field and the fix', () => {
-    assert.match(issuesOf('targets: [{ name: a, host: h, sla: { objective: 0.999 } }]').join('\n'), /targets\[0\]\.sla\.objective.*percentage.*not a ratio like 0\.999/);
+    assert.match(
+      issuesOf('targets: [{ name: a, host: h, sla: { objective: 0.999 } }]').join('\n'),
+      /targets\[0\]\.sla\.objective.*percentage.*not a ratio like 0\.999/,
+    );
     assert.match(issuesOf('defaults: { sla: { objective: 100 } }\ntargets: [{ name: a, host: h }]').join('\n'), /defaults\.sla\.objective.*below 100/);
     assert.match(issuesOf('targets: [{ name: a, host: h, sla: { objective: "99.9%" } }]').join('\n'), /sla\.objective.*percentage such as 99\.9/);
     assert.match(issuesOf('targets: [{ name: a, host: h, sla: { target: 99.9 } }]').join('\n'), /sla/);

@@ -55,7 +55,10 @@ targets: [{ name: a, host: 127.0.0.1, credential: k, tls: { enabled: false } }]
       const busy = await configFile('busy-port.yaml', `server: { host: 127.0.0.1, port: ${busyPort} }\n${target}`);
       const inUse = await runCli(['run', '--config', busy]);
       assert.equal(inUse.code, 2, inUse.stderr);
-      assert.match(inUse.stderr, new RegExp(`server\\.port: ${busyPort} on 127\\.0\\.0\\.1 is already in use; stop the process that holds it or choose another port`));
+      assert.match(
+        inUse.stderr,
+        new RegExp(`server\\.port: ${busyPort} on 127\\.0\\.0\\.1 is already in use; stop the process that holds it or choose another port`),
+      );
       // 192.0.2.1 is TEST-NET-1: never an address of this machine.
       const foreign = await configFile('foreign-host.yaml', `server: { host: 192.0.2.1, port: ${await freePort()} }\n${target}`);
       const notLocal = await runCli(['run', '--config', foreign]);

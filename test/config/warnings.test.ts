@@ -21,9 +21,11 @@ describe('configuration warnings', () => {
   });
 
   it('a timeout not below the schedule interval: a hung step would make the next cycle be skipped', () => {
-    const config = load('targets: [{ name: a, host: h, schedule: "*/5 * * * * *", timeout: 5s }, { name: b, host: h, schedule: "*/5 * * * * *", timeout: 4s }]');
+    const config = load(
+      'targets: [{ name: a, host: h, schedule: "*/5 * * * * *", timeout: 5s }, { name: b, host: h, schedule: "*/5 * * * * *", timeout: 4s }]',
+    );
     assert.deepEqual(configWarnings(config), [
-      'targets[0]: timeout 5s is not below the schedule\'s interval of 5s; a server that hangs holds a cycle until the timeout, and the next cycle is skipped: keep timeout below the interval',
+      "targets[0]: timeout 5s is not below the schedule's interval of 5s; a server that hangs holds a cycle until the timeout, and the next cycle is skipped: keep timeout below the interval",
     ]);
   });
 

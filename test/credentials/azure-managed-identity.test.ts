@@ -81,7 +81,10 @@ describe('ManagedIdentityCredential against the fake App Service endpoint', { ti
       assert.ok(issued.has(auth.password), 'every password is a token the endpoint issued');
     }
     const expiries = t.changes.map((auth) => issued.get(auth.password)!.expiresAtMs);
-    assert.deepEqual(expiries, [...expiries].sort((a, b) => a - b));
+    assert.deepEqual(
+      expiries,
+      [...expiries].sort((a, b) => a - b),
+    );
     assert.equal(new Set(t.changes.map((auth) => auth.password)).size, t.changes.length);
     assert.deepEqual(t.failures, []);
     assert.equal(t.manager.current().password, t.changes.at(-1)!.password);

@@ -1,11 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  AggregateAuthenticationError,
-  AuthenticationError,
-  AuthenticationRequiredError,
-  CredentialUnavailableError,
-} from '@azure/identity';
+import { AggregateAuthenticationError, AuthenticationError, AuthenticationRequiredError, CredentialUnavailableError } from '@azure/identity';
 import { createAzureTokenProvider } from '../../src/credentials/azure-token-provider.ts';
 import { describeAzureError } from '../../src/credentials/azure-error.ts';
 import { ENTRA_REDIS_SCOPE } from '../../src/config/resolve-config.ts';

@@ -87,7 +87,10 @@ describe('Entra authority credentials against the fake https authority', { timeo
       manager.start();
       await manager.ready();
       await waitFor(() => changes.length >= 3, { timeoutMs: 10_000, message: 'three tokens' });
-      const issued = endpoint.issuedTokens().filter((token) => token.kind === 'authority').map((token) => token.token);
+      const issued = endpoint
+        .issuedTokens()
+        .filter((token) => token.kind === 'authority')
+        .map((token) => token.token);
       for (const auth of changes) {
         assert.equal(auth.username, endpoint.oid);
         assert.ok(issued.includes(auth.password));

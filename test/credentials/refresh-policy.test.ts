@@ -58,7 +58,12 @@ describe('refreshAtMs', { timeout: 10_000 }, () => {
           if (lifetimeMs >= 2 * marginMs) assert.ok(at <= timing.expiresAtMs - marginMs, 'inside the margin');
         },
       ),
-      { examples: [[0, 1, 0, undefined], [T0, 1, 5 * MIN, undefined]] },
+      {
+        examples: [
+          [0, 1, 0, undefined],
+          [T0, 1, 5 * MIN, undefined],
+        ],
+      },
     );
   });
 });

@@ -139,13 +139,16 @@ describe('createTokenManager', { timeout: 10_000 }, () => {
     assert.deepEqual(t.manager.current(), { username: OID, password: token.token });
     assert.deepEqual(t.changes, [{ username: OID, password: token.token }]);
     assert.equal(t.acquired.length, 1);
-    assert.deepEqual({ ...t.acquired[0], durationMs: 0 }, {
-      credential: 'cache-a',
-      expiresAtMs: token.expiresAtMs,
-      principal: OID,
-      durationMs: 0,
-      renewed: false,
-    });
+    assert.deepEqual(
+      { ...t.acquired[0], durationMs: 0 },
+      {
+        credential: 'cache-a',
+        expiresAtMs: token.expiresAtMs,
+        principal: OID,
+        durationMs: 0,
+        renewed: false,
+      },
+    );
     // Next fetch 5 minutes before expiry.
     assert.equal(t.clock.nextTimerInMs(), 55 * MIN);
     t.manager.close();
@@ -217,7 +220,11 @@ describe('createTokenManager', { timeout: 10_000 }, () => {
   });
 
   it('first-token failure: ready() resolves, current() explains, retries with backoff, recovers', async () => {
-    const t = setup([{ kind: 'fail', error: unavailable() }, { kind: 'fail', error: unavailable() }, { kind: 'token', lifetimeMs: 60 * MIN }]);
+    const t = setup([
+      { kind: 'fail', error: unavailable() },
+      { kind: 'fail', error: unavailable() },
+      { kind: 'token', lifetimeMs: 60 * MIN },
+    ]);
     await startAndWait(t.manager);
     assertUnavailable(t.manager, /has no token yet: IMDS answered 503/);
     assert.deepEqual(
@@ -228,7 +235,10 @@ describe('createTokenManager', { timeout: 10_000 }, () => {
     await t.clock.advanceAsync(1000);
     assert.deepEqual(
       t.failed.map((e) => [e.attempt, e.nextRetryInMs]),
-      [[1, 1000], [2, 2000]],
+      [
+        [1, 1000],
+        [2, 2000],
+      ],
     );
     assert.equal(t.changes.length, 0);
     await t.clock.advanceAsync(1999);
@@ -245,7 +255,12 @@ describe('createTokenManager', { timeout: 10_000 }, () => {
     const t = setup([{ kind: 'token', lifetimeMs: 60 * MIN }]);
     await startAndWait(t.manager);
     const first = t.issued[0]!.token;
-    t.script([{ kind: 'fail', error: unavailable() }, { kind: 'fail', error: unavailable() }, { kind: 'fail', error: unavailable() }, { kind: 'token', lifetimeMs: 60 * MIN }]);
+    t.script([
+      { kind: 'fail', error: unavailable() },
+      { kind: 'fail', error: unavailable() },
+      { kind: 'fail', error: unavailable() },
+      { kind: 'token', lifetimeMs: 60 * MIN },
+    ]);
 
     await t.clock.advanceAsync(55 * MIN);
     await t.clock.advanceAsync(1000 + 2000);
@@ -422,7 +437,10 @@ describe('createTokenManager', { timeout: 10_000 }, () => {
     const starts = t.calls.map((call) => call.startedAtMs);
     const gaps = starts.slice(2).map((at, i) => at - starts[i + 1]!);
     assert.ok(gaps.length >= 5 && gaps.length <= 20, `${gaps.length} asks in 4 minutes`);
-    assert.ok(gaps.every((gap) => gap >= BACKOFF.initialMs), `gaps ${gaps.join(', ')}`);
+    assert.ok(
+      gaps.every((gap) => gap >= BACKOFF.initialMs),
+      `gaps ${gaps.join(', ')}`,
+    );
     assert.equal(t.changes.length, 1);
     assert.equal(t.failed.length, 0);
 
@@ -581,10 +599,23 @@ describe('createTokenManager', { timeout: 10_000 }, () => {
 describe('requestWithTimeout', { timeout: 5000 }, () => {
   it('resolves, rejects on time, and honours an outer abort', async () => {
     const clock = new FakeClock();
-    assert.equal(await requestWithTimeout(clock, 100, () => Promise.resolve(7), () => new Error('late')), 7);
+    assert.equal(
+      await requestWithTimeout(
+        clock,
+        100,
+        () => Promise.resolve(7),
+        () => new Error('late'),
+      ),
+      7,
+    );
     assert.deepEqual(clock.pendingTimers(), []);
 
-    const timedOut = requestWithTimeout(clock, 100, () => new Promise<never>(() => undefined), () => new Error('late'));
+    const timedOut = requestWithTimeout(
+      clock,
+      100,
+      () => new Promise<never>(() => undefined),
+      () => new Error('late'),
+    );
     clock.advance(100);
     await assert.rejects(timedOut, /late/);
 
@@ -606,13 +637,24 @@ describe('requestWithTimeout', { timeout: 5000 }, () => {
     assert.deepEqual(clock.pendingTimers(), []);
 
     await assert.rejects(
-      requestWithTimeout(clock, 100, () => Promise.resolve(1), () => new Error('late'), outer.signal),
+      requestWithTimeout(
+        clock,
+        100,
+        () => Promise.resolve(1),
+        () => new Error('late'),
+        outer.signal,
+      ),
       /aborted/,
     );
     await assert.rejects(
-      requestWithTimeout(clock, 100, () => {
-        throw new Error('sync throw');
-      }, () => new Error('late')),
+      requestWithTimeout(
+        clock,
+        100,
+        () => {
+          throw new Error('sync throw');
+        },
+        () => new Error('late'),
+      ),
       /sync throw/,
     );
   });

@@ -105,7 +105,10 @@ async function scenario(fault: Fault): Promise<Scenario> {
     randomValue: () => `value-${clock.now()}`,
     redactor: createSecretRedactor(),
   });
-  closers.push(() => probe.close(), () => manager.close());
+  closers.push(
+    () => probe.close(),
+    () => manager.close(),
+  );
   const state: Scenario = { clock, manager, probe, endpoint, lost: 0 };
   probe.onConnectionLost(() => {
     state.lost += 1;

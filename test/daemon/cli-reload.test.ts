@@ -106,8 +106,14 @@ describe('hot reload of the spawned daemon', { timeout: 50_000 }, () => {
     });
     const failed = logLines().find((line) => line['message'] === 'configuration reload failed: the running configuration stays in force');
     const issues = failed?.['issues'] as string[];
-    assert.ok(issues.some((issue) => issue.includes('targets[0].port: must be 1-65535')), issues.join('\n'));
-    assert.ok(issues.some((issue) => issue.includes('targets[1]: unknown key "colour"')), issues.join('\n'));
+    assert.ok(
+      issues.some((issue) => issue.includes('targets[0].port: must be 1-65535')),
+      issues.join('\n'),
+    );
+    assert.ok(
+      issues.some((issue) => issue.includes('targets[1]: unknown key "colour"')),
+      issues.join('\n'),
+    );
     const count = (await value('redis_probe_cycles_total', { target: 'second' })) ?? 0;
     await waitFor(async () => ((await value('redis_probe_cycles_total', { target: 'second' })) ?? 0) > count, { message: 'probing to go on' });
   });

@@ -84,7 +84,8 @@ ${options.targets.map((target) => `  - ${target}`).join('\n')}
 }
 
 const target = (name: string, port: number) => `{ name: ${name}, host: 127.0.0.1, port: ${port} }`;
-const messages = (lines: readonly LogLine[]) => lines.map((line) => `${line.level} ${line.message}${line.target !== undefined ? ` ${String(line.target)}` : ''}`);
+const messages = (lines: readonly LogLine[]) =>
+  lines.map((line) => `${line.level} ${line.message}${line.target !== undefined ? ` ${String(line.target)}` : ''}`);
 
 describe('cycle logs at default settings', { timeout: 60_000 }, () => {
   it('write nothing for healthy cycles after the first; failures, state and reason changes each get a line', async () => {
@@ -127,23 +128,29 @@ describe('log.cycles and log.level', { timeout: 60_000 }, () => {
   it('log.cycles: all writes every successful cycle at info', async () => {
     const { lines, cycle } = await start({ log: '{ cycles: all }', targets: [target('a', server.port)] });
     for (let index = 0; index < 3; index++) await cycle();
-    assert.deepEqual(
-      messages(lines().filter((line) => line.message.startsWith('probe cycle'))),
-      ['info probe cycle succeeded a', 'info probe cycle succeeded a', 'info probe cycle succeeded a'],
-    );
+    assert.deepEqual(messages(lines().filter((line) => line.message.startsWith('probe cycle'))), [
+      'info probe cycle succeeded a',
+      'info probe cycle succeeded a',
+      'info probe cycle succeeded a',
+    ]);
   });
 
   it('log.level: debug writes successful cycles at debug', async () => {
     const { lines, cycle } = await start({ log: '{ level: debug }', targets: [target('a', server.port)] });
     for (let index = 0; index < 3; index++) await cycle();
-    assert.deepEqual(
-      messages(lines().filter((line) => line.message.startsWith('probe cycle'))),
-      ['debug probe cycle succeeded a', 'debug probe cycle succeeded a', 'debug probe cycle succeeded a'],
-    );
+    assert.deepEqual(messages(lines().filter((line) => line.message.startsWith('probe cycle'))), [
+      'debug probe cycle succeeded a',
+      'debug probe cycle succeeded a',
+      'debug probe cycle succeeded a',
+    ]);
   });
 
   it('rejects another value, naming the field and the choices', () => {
-    const parse = () => parseConfig('log: { cycles: some }\ntargets: [{ name: a, host: h }]\n', { env: {}, readFile: () => '', baseDir: '/', hostname: () => 'test' });
-    assert.throws(parse, (error: unknown) => error instanceof ConfigError && error.issues.some((issue) => issue.startsWith('log.cycles: must be all or failures')));
+    const parse = () =>
+      parseConfig('log: { cycles: some }\ntargets: [{ name: a, host: h }]\n', { env: {}, readFile: () => '', baseDir: '/', hostname: () => 'test' });
+    assert.throws(
+      parse,
+      (error: unknown) => error instanceof ConfigError && error.issues.some((issue) => issue.startsWith('log.cycles: must be all or failures')),
+    );
   });
 });

@@ -77,10 +77,13 @@ async function start(config: DaemonConfig, options: { tickSource?: TickSource } 
   const cycle = async (...targets: string[]) => {
     const before = await Promise.all(targets.map(async (target) => (await value('redis_probe_cycles_total', { target })) ?? 0));
     for (const schedule of ticks.active()) ticks.tick(schedule, Date.now(), 30_000);
-    await waitFor(async () => {
-      const now = await Promise.all(targets.map(async (target) => (await value('redis_probe_cycles_total', { target })) ?? 0));
-      return now.every((count, index) => count > (before[index] ?? 0));
-    }, { message: `a cycle of ${targets.join(', ')}` });
+    await waitFor(
+      async () => {
+        const now = await Promise.all(targets.map(async (target) => (await value('redis_probe_cycles_total', { target })) ?? 0));
+        return now.every((count, index) => count > (before[index] ?? 0));
+      },
+      { message: `a cycle of ${targets.join(', ')}` },
+    );
   };
   /** CLIENT LIST id of the probe connection of `target`. */
   const connectionId = async (target: string) => {
@@ -106,7 +109,9 @@ describe('hot reload: applyConfig and reload on a running daemon', { timeout: 50
     assert.equal(await value('redis_probe_config_last_reload_successful'), 1, 'the initial load counts as a success');
 
     // edit gets a new timeout, drop goes, new arrives, and the key is rotated (authed uses it).
-    const ok = await daemon.applyConfig(parse(yaml({ targets: [t('keep'), t('edit', ', timeout: 2s'), t('new'), t('authed', ', credential: key')], password: PASSWORD_2 })));
+    const ok = await daemon.applyConfig(
+      parse(yaml({ targets: [t('keep'), t('edit', ', timeout: 2s'), t('new'), t('authed', ', credential: key')], password: PASSWORD_2 })),
+    );
     assert.equal(ok, true);
     const after = await text();
     assert.ok(!after.includes('target="drop"'), 'every series of the removed target is gone');
@@ -124,7 +129,14 @@ describe('hot reload: applyConfig and reload on a running daemon', { timeout: 50
     for (const target of ['keep', 'edit', 'new', 'authed']) assert.equal(await value('redis_probe_success', { target }), 1, target);
 
     const reloaded = logger.entries.find((entry) => entry.message === 'configuration reloaded');
-    assert.deepEqual(reloaded?.fields, { trigger: 'api', added: ['new'], removed: ['drop'], restarted: ['edit', 'authed'], unchanged: 1, credentialsRecreated: ['key'] });
+    assert.deepEqual(reloaded?.fields, {
+      trigger: 'api',
+      added: ['new'],
+      removed: ['drop'],
+      restarted: ['edit', 'authed'],
+      unchanged: 1,
+      credentialsRecreated: ['key'],
+    });
     assert.equal((await promtoolCheckMetrics(await text())).code, 0);
     await daemon.stop();
   });
@@ -141,8 +153,14 @@ describe('hot reload: applyConfig and reload on a running daemon', { timeout: 50
     assert.equal(failed?.level, 'error');
     assert.equal(failed?.fields['trigger'], 'SIGHUP');
     const issues = failed?.fields['issues'] as string[];
-    assert.ok(issues.some((issue) => issue.includes('targets[0].port: must be 1-65535')), issues.join('\n'));
-    assert.ok(issues.some((issue) => issue.includes('targets[1]: unknown key "colour"')), issues.join('\n'));
+    assert.ok(
+      issues.some((issue) => issue.includes('targets[0].port: must be 1-65535')),
+      issues.join('\n'),
+    );
+    assert.ok(
+      issues.some((issue) => issue.includes('targets[1]: unknown key "colour"')),
+      issues.join('\n'),
+    );
     await cycle('steady');
     assert.equal(await value('redis_probe_success', { target: 'steady' }), 1, 'still probing with the old config');
 
@@ -158,7 +176,13 @@ describe('hot reload: applyConfig and reload on a running daemon', { timeout: 50
     assert.equal(await daemon.applyConfig(parse(changed)), true);
     assert.equal(await daemon.applyConfig(parse(changed)), true);
     const warnings = logger.entries.filter((entry) => entry.message === 'configuration change needs a restart to take effect; the rest was applied');
-    assert.deepEqual(warnings.map((entry) => entry.fields['fields']), [['server.port', 'log.level'], ['server.port', 'log.level']]);
+    assert.deepEqual(
+      warnings.map((entry) => entry.fields['fields']),
+      [
+        ['server.port', 'log.level'],
+        ['server.port', 'log.level'],
+      ],
+    );
     assert.equal(daemon.httpPort, httpPort, 'still listening where it started');
     await daemon.stop();
   });
@@ -186,7 +210,11 @@ describe('hot reload: applyConfig and reload on a running daemon', { timeout: 50
     assert.ok(!(await text()).includes('redis_probe_maintenance_events_total{'), 'no maintenance series without maintenanceEvents');
     await daemon.applyConfig(parse(yaml({ targets: [t('plain'), t('azure', ', maintenanceEvents: true')] })));
     await waitFor(async () => (await numsub()) === 1, { message: 'the reload-added target to subscribe' });
-    await server.call('PUBLISH', 'AzureRedisEvents', 'NotificationType|NodeMaintenanceStarting|StartTimeInUTC|2025-06-01T02:00:00|IsReplica|False|IPAddress||SSLPort|15001|NonSSLPort|13001');
+    await server.call(
+      'PUBLISH',
+      'AzureRedisEvents',
+      'NotificationType|NodeMaintenanceStarting|StartTimeInUTC|2025-06-01T02:00:00|IsReplica|False|IPAddress||SSLPort|15001|NonSSLPort|13001',
+    );
     await waitFor(async () => (await value('redis_probe_maintenance_in_progress', { target: 'azure' })) === 1);
     assert.equal(await value('redis_probe_maintenance_events_total', { target: 'azure', event: 'starting' }), 1);
     assert.equal(await value('redis_probe_maintenance_events_total', { target: 'azure', event: 'malformed' }), 0, 'every event label from 0');
@@ -206,13 +234,20 @@ describe('hot reload: applyConfig and reload on a running daemon', { timeout: 50
       for (const name of names) if ((await value('redis_probe_cycles_total', { target: name })) !== undefined) list.push(name);
       return list;
     };
-    assert.deepEqual(await exported(), names.filter((name) => shardOf(name, 2) === 1), 'other shards export nothing');
+    assert.deepEqual(
+      await exported(),
+      names.filter((name) => shardOf(name, 2) === 1),
+      'other shards export nothing',
+    );
     await daemon.applyConfig(parse(text, { REDIS_PROBE_SHARD_INDEX: '1', REDIS_PROBE_SHARD_COUNT: '3' }));
-    assert.deepEqual(await exported(), names.filter((name) => shardOf(name, 3) === 1));
+    assert.deepEqual(
+      await exported(),
+      names.filter((name) => shardOf(name, 3) === 1),
+    );
     await daemon.stop();
   });
 
-  it('a reload racing stop() adds nothing behind the shutdown\'s back', async () => {
+  it("a reload racing stop() adds nothing behind the shutdown's back", async () => {
     const { daemon, text } = await start(parse(yaml({ targets: [t('racer')] })));
     const reload = daemon.applyConfig(parse(yaml({ targets: [t('racer'), t('late')] })));
     await daemon.stop();
@@ -249,17 +284,26 @@ describe('hot reload: applyConfig and reload on a running daemon', { timeout: 50
   it('a loader that throws something other than ConfigError still fails cleanly', async () => {
     const { daemon, logger } = await start(parse(yaml({ targets: [t('solid')] })));
     const { value } = { value: async () => sampleValue(await daemon.metrics.registry.metrics(), 'redis_probe_config_last_reload_successful') };
-    assert.equal(await daemon.reload(() => {
-      throw new Error('disk on fire');
-    }, 'SIGHUP'), false);
+    assert.equal(
+      await daemon.reload(() => {
+        throw new Error('disk on fire');
+      }, 'SIGHUP'),
+      false,
+    );
     const failed = logger.entries.find((entry) => entry.message.startsWith('configuration reload failed'));
     assert.deepEqual(failed?.fields['issues'], ['Error: disk on fire']);
     assert.equal(await value(), 0);
     // A ConfigError's issues are logged one by one rather than as one message.
-    assert.equal(await daemon.reload(() => {
-      throw new ConfigError(['a: first', 'b: second']);
-    }, 'SIGHUP'), false);
-    assert.deepEqual(logger.entries.filter((entry) => entry.message.startsWith('configuration reload failed')).at(-1)?.fields['issues'], ['a: first', 'b: second']);
+    assert.equal(
+      await daemon.reload(() => {
+        throw new ConfigError(['a: first', 'b: second']);
+      }, 'SIGHUP'),
+      false,
+    );
+    assert.deepEqual(logger.entries.filter((entry) => entry.message.startsWith('configuration reload failed')).at(-1)?.fields['issues'], [
+      'a: first',
+      'b: second',
+    ]);
     await daemon.stop();
   });
 });

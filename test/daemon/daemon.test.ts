@@ -64,7 +64,11 @@ describe('the daemon, end to end (spawned, scraped, stopped)', { timeout: 60_000
     assert.ok((sampleValue(text, 'redis_probe_cycle_failures_by_step_total', { target: 'refused', step: 'connect' }) ?? 0) >= 1);
     assert.ok((sampleValue(text, 'redis_probe_cycle_failures_total', { target: 'badauth', reason: 'auth' }) ?? 0) >= 1);
     assert.ok((sampleValue(text, 'redis_probe_cycle_failures_by_step_total', { target: 'badauth', step: 'auth' }) ?? 0) >= 1);
-    assert.equal(sampleValue(text, 'redis_probe_cycle_failures_total', { target: 'healthy', reason: 'oom' }), undefined, 'appears at its first failure (metrics.detail standard)');
+    assert.equal(
+      sampleValue(text, 'redis_probe_cycle_failures_total', { target: 'healthy', reason: 'oom' }),
+      undefined,
+      'appears at its first failure (metrics.detail standard)',
+    );
     assert.ok((sampleValue(text, 'redis_probe_step_duration_seconds_count', { target: 'healthy', step: 'ping' }) ?? 0) >= 1);
     assert.ok((sampleValue(text, 'redis_probe_step_duration_seconds_sum', { target: 'healthy', step: 'ping' }) ?? 0) > 0);
     assert.ok((sampleValue(text, 'redis_probe_last_success_timestamp_seconds', { target: 'healthy' }) ?? 0) > Date.now() / 1000 - 10);
@@ -83,10 +87,11 @@ describe('the daemon, end to end (spawned, scraped, stopped)', { timeout: 60_000
     assert.equal((await get('/healthz')).status, 200);
     assert.equal((await get('/readyz')).status, 200, 'ready even though two targets are down');
     const status = (await (await get('/')).json()) as { targets: { target: string; state: string }[] };
-    assert.deepEqual(
-      status.targets.map((entry) => [entry.target, entry.state]).sort(),
-      [['badauth', 'down'], ['healthy', 'up'], ['refused', 'down']],
-    );
+    assert.deepEqual(status.targets.map((entry) => [entry.target, entry.state]).sort(), [
+      ['badauth', 'down'],
+      ['healthy', 'up'],
+      ['refused', 'down'],
+    ]);
     assert.equal((await get('/nope')).status, 404);
     const post = await get('/metrics', { method: 'POST', body: 'x'.repeat(100_000) });
     assert.equal(post.status, 405);
@@ -99,10 +104,15 @@ describe('the daemon, end to end (spawned, scraped, stopped)', { timeout: 60_000
     daemon.kill('SIGTERM');
     const run = await exited;
     assert.equal(run.code, 0, run.stderr);
-    const lines = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = run.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     assert.ok(lines.every((line) => typeof line.level === 'string' && typeof line.message === 'string' && typeof line.timestamp === 'string'));
     assert.ok(!lines.some((line) => line.message === 'probe cycle succeeded'), 'successful cycles are not logged at default settings');
-    assert.ok(lines.some((line) => line.message === 'probe cycle failed' && line.target === 'refused' && line.reason === 'connection_refused' && line.level === 'warn'));
+    assert.ok(
+      lines.some((line) => line.message === 'probe cycle failed' && line.target === 'refused' && line.reason === 'connection_refused' && line.level === 'warn'),
+    );
     assert.ok(lines.some((line) => line.message === 'target is down' && line.target === 'refused'));
     assert.ok(lines.some((line) => line.message === 'target is up' && line.target === 'healthy'));
     assert.equal(lines.at(-1)?.message, 'stopped');

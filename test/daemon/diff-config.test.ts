@@ -71,12 +71,18 @@ describe('diffConfig', () => {
   });
 
   it('a credential whose config changed is recreated and restarts every target using it, and only those', () => {
-    const before = config([target('a', { credential: 'k' }), target('b', { credential: 'k' }), target('c', { credential: 'other' }), target('d')], [key('k'), key('other')]);
+    const before = config(
+      [target('a', { credential: 'k' }), target('b', { credential: 'k' }), target('c', { credential: 'other' }), target('d')],
+      [key('k'), key('other')],
+    );
     const after = config(before.targets, [key('k', 'rotated-password'), key('other')]);
     const diff = diffConfig(before, after);
     assert.deepEqual(names(diff.changed), ['a', 'b']);
     assert.deepEqual(diff.unchanged, ['c', 'd']);
-    assert.deepEqual(diff.credentialsToCreate.map((credential) => credential.name), ['k']);
+    assert.deepEqual(
+      diff.credentialsToCreate.map((credential) => credential.name),
+      ['k'],
+    );
     assert.equal(diff.credentialsToCreate[0]?.type === 'access-key' && diff.credentialsToCreate[0].password, 'rotated-password');
     assert.deepEqual(diff.credentialsToClose, ['k'], 'the old instance closes after its targets stop');
   });
@@ -85,7 +91,10 @@ describe('diffConfig', () => {
     const before = config([target('a', { credential: 'old' })], [key('old'), key('unused')]);
     const after = config([target('b', { credential: 'new' })], [key('new'), key('unused')]);
     const diff = diffConfig(before, after);
-    assert.deepEqual(diff.credentialsToCreate.map((credential) => credential.name), ['new']);
+    assert.deepEqual(
+      diff.credentialsToCreate.map((credential) => credential.name),
+      ['new'],
+    );
     assert.deepEqual(diff.credentialsToClose, ['old']);
   });
 
@@ -94,7 +103,10 @@ describe('diffConfig', () => {
     const after = config([target('a', { credential: 'two' })], [key('one'), key('two')]);
     const diff = diffConfig(before, after);
     assert.deepEqual(names(diff.changed), ['a']);
-    assert.deepEqual(diff.credentialsToCreate.map((credential) => credential.name), ['two']);
+    assert.deepEqual(
+      diff.credentialsToCreate.map((credential) => credential.name),
+      ['two'],
+    );
     assert.deepEqual(diff.credentialsToClose, ['one']);
   });
 
@@ -123,9 +135,18 @@ describe('diffConfig', () => {
     const diff = diffConfig(before, after);
     const ownedBefore = all.filter((entry) => shardOf(entry.name, 2) === 1).map((entry) => entry.name);
     const ownedAfter = all.filter((entry) => shardOf(entry.name, 3) === 1).map((entry) => entry.name);
-    assert.deepEqual(names(diff.added), ownedAfter.filter((name) => !ownedBefore.includes(name)));
-    assert.deepEqual(diff.removed, ownedBefore.filter((name) => !ownedAfter.includes(name)));
-    assert.deepEqual(diff.unchanged, ownedAfter.filter((name) => ownedBefore.includes(name)));
+    assert.deepEqual(
+      names(diff.added),
+      ownedAfter.filter((name) => !ownedBefore.includes(name)),
+    );
+    assert.deepEqual(
+      diff.removed,
+      ownedBefore.filter((name) => !ownedAfter.includes(name)),
+    );
+    assert.deepEqual(
+      diff.unchanged,
+      ownedAfter.filter((name) => ownedBefore.includes(name)),
+    );
     assert.deepEqual(diff.changed, []);
   });
 
@@ -158,7 +179,12 @@ describe('diffConfig', () => {
           assert.ok(!running.has(entry.name), `${entry.name} started twice`);
           running.set(entry.name, entry);
         }
-        assert.deepEqual([...running.values()].map((entry) => entry.name).sort(), owned(after).map((entry) => entry.name).sort());
+        assert.deepEqual(
+          [...running.values()].map((entry) => entry.name).sort(),
+          owned(after)
+            .map((entry) => entry.name)
+            .sort(),
+        );
         for (const entry of owned(after)) assert.deepEqual(running.get(entry.name), entry, 'every running target has its new config');
         // Every credential a running target needs exists afterwards.
         const alive = new Set([...owned(before).flatMap((entry) => (entry.credential ? [entry.credential] : []))]);

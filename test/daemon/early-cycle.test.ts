@@ -52,7 +52,11 @@ describe('early cycle limiter', () => {
     limiter.request('a');
     assert.equal(runs.length, 1, 'still running: further requests are absorbed');
     limiter.request('b');
-    assert.deepEqual(runs.map((run) => run.name), ['a', 'b'], 'targets are independent');
+    assert.deepEqual(
+      runs.map((run) => run.name),
+      ['a', 'b'],
+      'targets are independent',
+    );
     await finishAll();
     limiter.request('a');
     assert.equal(runs.length, 3);
@@ -71,7 +75,10 @@ describe('early cycle limiter', () => {
     clock.advance(1_000 - 600 - 1);
     assert.equal(runs.length, 1);
     clock.advance(1);
-    assert.deepEqual(runs.map((run) => run.atMs), [0, 1_000]);
+    assert.deepEqual(
+      runs.map((run) => run.atMs),
+      [0, 1_000],
+    );
     await finishAll();
     // A flapping target: a loss right after every run still yields one run per interval.
     for (let second = 2; second <= 5; second++) {
@@ -79,7 +86,10 @@ describe('early cycle limiter', () => {
       clock.advance(1_000);
       await finishAll();
     }
-    assert.deepEqual(runs.map((run) => run.atMs), [0, 1_000, 2_000, 3_000, 4_000, 5_000]);
+    assert.deepEqual(
+      runs.map((run) => run.atMs),
+      [0, 1_000, 2_000, 3_000, 4_000, 5_000],
+    );
   });
 
   it('forget() and close() cancel a delayed run', async () => {

@@ -66,7 +66,10 @@ describe('scheduler', () => {
     scheduler.start();
     ticks.tick(EVERY_10S, clock.now(), 10_000);
     await flushPromises();
-    assert.deepEqual(jobs.map(({ starts }) => starts.length), [1, 1]);
+    assert.deepEqual(
+      jobs.map(({ starts }) => starts.length),
+      [1, 1],
+    );
   });
 
   it('never overlaps a job with itself: a due run is skipped and counted', async () => {
@@ -106,7 +109,10 @@ describe('scheduler', () => {
     const run = scheduler.trigger('lost', 'connection_lost');
     void scheduler.trigger('lost', 'connection_lost');
     await flushPromises();
-    assert.deepEqual(job.starts.map((start) => start.trigger), ['connection_lost']);
+    assert.deepEqual(
+      job.starts.map((start) => start.trigger),
+      ['connection_lost'],
+    );
     job.finish();
     await run;
   });

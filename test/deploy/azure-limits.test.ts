@@ -38,10 +38,14 @@ describe('Azure managed Prometheus label limits', { timeout: 60_000 }, () => {
 
   const config = async (name: string, targets: string, httpPort = 9637): Promise<string> => {
     const path = join(dir, name);
-    await writeFile(path, `server: { host: 127.0.0.1, port: ${httpPort} }\nlocation: westeurope\ndefaults: { schedule: "* * * * * *", timeout: 500ms, tls: { enabled: false } }\ntargets:\n${targets}`);
+    await writeFile(
+      path,
+      `server: { host: 127.0.0.1, port: ${httpPort} }\nlocation: westeurope\ndefaults: { schedule: "* * * * * *", timeout: 500ms, tls: { enabled: false } }\ntargets:\n${targets}`,
+    );
     return path;
   };
-  const target = (name: string, labels: Record<string, string>) => `  - name: ${name}\n    host: 127.0.0.1\n    port: ${redis.port}\n    labels: ${JSON.stringify(labels)}\n`;
+  const target = (name: string, labels: Record<string, string>) =>
+    `  - name: ${name}\n    host: 127.0.0.1\n    port: ${redis.port}\n    labels: ${JSON.stringify(labels)}\n`;
   const names = (count: number, prefix: string) => Object.fromEntries(Array.from({ length: count }, (_, index) => [`${prefix}${index}`, 'x']));
 
   it('validate stays quiet within the limits and warns, exit 0, past each of them', async () => {
@@ -53,12 +57,21 @@ describe('Azure managed Prometheus label limits', { timeout: 60_000 }, () => {
     const over = await runCli(['validate', '--config', await config('over.yaml', target('a', names(26, 'a')) + target('b', names(26, 'b')))]);
     assert.equal(over.code, 0, over.stderr);
     assert.match(over.stdout, /^configuration is valid/);
-    assert.match(over.stdout, / {2}- targets\[\*\]\.labels: redis_probe_target_info would carry 64 labels \(52 distinct target label names .*over Azure managed Prometheus's labelLimit of 63; .*Use at most 51 distinct label names/);
+    assert.match(
+      over.stdout,
+      / {2}- targets\[\*\]\.labels: redis_probe_target_info would carry 64 labels \(52 distinct target label names .*over Azure managed Prometheus's labelLimit of 63; .*Use at most 51 distinct label names/,
+    );
 
     const long = await runCli(['validate', '--config', await config('long.yaml', target('a', { [`n${'x'.repeat(511)}`]: 'ok', team: 'v'.repeat(1024) }))]);
     assert.equal(long.code, 0, long.stderr);
-    assert.match(long.stdout, / {2}- targets\[0\]\.labels: the label name "nx+…" is 512 characters, over Azure managed Prometheus's labelNameLengthLimit of 511; shorten it/);
-    assert.match(long.stdout, / {2}- targets\[0\]\.labels\.team: the value is 1024 characters, over Azure managed Prometheus's labelValueLengthLimit of 1023; shorten it/);
+    assert.match(
+      long.stdout,
+      / {2}- targets\[0\]\.labels: the label name "nx+…" is 512 characters, over Azure managed Prometheus's labelNameLengthLimit of 511; shorten it/,
+    );
+    assert.match(
+      long.stdout,
+      / {2}- targets\[0\]\.labels\.team: the value is 1024 characters, over Azure managed Prometheus's labelValueLengthLimit of 1023; shorten it/,
+    );
   });
 
   it('run logs the warning and starts anyway', async () => {

@@ -64,7 +64,8 @@ const MUTANTS: Readonly<Record<string, (d: Dashboard) => void>> = {
     target.expr = target.expr!.replace('job=~"$job", ', '');
   },
   'target-counter-agg-rule': (d) => {
-    firstTarget(d, 'Skipped cycles').expr = 'sum by (target, location) (redis_probe_cycles_skipped_total{cluster=~"$cluster", job=~"$job", location=~"$location", target=~"$target"})';
+    firstTarget(d, 'Skipped cycles').expr =
+      'sum by (target, location) (redis_probe_cycles_skipped_total{cluster=~"$cluster", job=~"$job", location=~"$location", target=~"$target"})';
   },
   'uneditable-dashboard': (d) => {
     d.editable = true;
@@ -125,7 +126,10 @@ describe('Grafana dashboard: dashboard-linter rules', { timeout: 60_000 }, () =>
       dashboard.templating.list.map((v) => v.name),
       ['datasource', 'cluster', 'job', 'location', 'target'],
     );
-    assert.match(JSON.stringify(variable(dashboard, 'location').query), /label_values\(redis_probe_build_info\{cluster=~\\"\$cluster\\", job=~\\"\$job\\"\}, location\)/);
+    assert.match(
+      JSON.stringify(variable(dashboard, 'location').query),
+      /label_values\(redis_probe_build_info\{cluster=~\\"\$cluster\\", job=~\\"\$job\\"\}, location\)/,
+    );
     assert.match(
       JSON.stringify(variable(dashboard, 'target').query),
       /label_values\(redis_probe_target_info\{cluster=~\\"\$cluster\\", job=~\\"\$job\\", location=~\\"\$location\\"\}, target\)/,

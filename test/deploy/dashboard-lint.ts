@@ -30,12 +30,44 @@ export interface LintProblem {
  * use; the linter accepts any of Grafana's ids, this list is the subset worth allowing here.
  */
 export const GRAFANA_UNITS: ReadonlySet<string> = new Set([
-  'none', 'short', 'percent', 'percentunit', 'locale', 'sci',
-  'ns', 'µs', 'ms', 's', 'm', 'h', 'd', 'dtdurationms', 'dtdurations', 'dthms', 'dtdhms',
-  'bytes', 'decbytes', 'bits', 'decbits', 'Bps', 'bps', 'binBps',
-  'ops', 'reqps', 'rps', 'wps', 'iops', 'cps', 'opm', 'rpm',
-  'dateTimeAsIso', 'dateTimeAsLocal', 'dateTimeFromNow',
-  'bool', 'bool_yes_no', 'bool_on_off',
+  'none',
+  'short',
+  'percent',
+  'percentunit',
+  'locale',
+  'sci',
+  'ns',
+  'µs',
+  'ms',
+  's',
+  'm',
+  'h',
+  'd',
+  'dtdurationms',
+  'dtdurations',
+  'dthms',
+  'dtdhms',
+  'bytes',
+  'decbytes',
+  'bits',
+  'decbits',
+  'Bps',
+  'bps',
+  'binBps',
+  'ops',
+  'reqps',
+  'rps',
+  'wps',
+  'iops',
+  'cps',
+  'opm',
+  'rpm',
+  'dateTimeAsIso',
+  'dateTimeAsLocal',
+  'dateTimeFromNow',
+  'bool',
+  'bool_yes_no',
+  'bool_on_off',
 ]);
 
 /** Variables issue 16 asks for, each multi-select with All. */
@@ -89,7 +121,8 @@ export const LINT_RULES: Readonly<Record<string, LintRule>> = {
       const problems: LintProblem[] = [];
       const query = String(v.query ?? '');
       const allowedNames = vars.length === 1 ? ['datasource', `${query.toLowerCase()}_datasource`] : [`${query.toLowerCase()}_datasource`];
-      if (!allowedNames.includes(v.name)) problems.push({ rule: 'template-datasource-rule', where: `variable ${v.name}`, message: `should be named ${allowedNames.join(' or ')}` });
+      if (!allowedNames.includes(v.name))
+        problems.push({ rule: 'template-datasource-rule', where: `variable ${v.name}`, message: `should be named ${allowedNames.join(' or ')}` });
       const titled = `${query.charAt(0).toUpperCase()}${query.slice(1)} data source`;
       if (!(vars.length === 1 && v.label === 'Data source') && v.label !== titled) {
         problems.push({ rule: 'template-datasource-rule', where: `variable ${v.name}`, message: `label ${JSON.stringify(v.label)}, should be "Data source"` });
@@ -127,11 +160,17 @@ export const LINT_RULES: Readonly<Record<string, LintRule>> = {
   'template-on-time-change-reload-rule': (d) =>
     d.templating.list
       .filter((v) => v.type === 'query' && v.refresh !== 2)
-      .map((v) => ({ rule: 'template-on-time-change-reload-rule', where: `variable ${v.name}`, message: `refresh ${v.refresh}, want 2 (on time range change)` })),
+      .map((v) => ({
+        rule: 'template-on-time-change-reload-rule',
+        where: `variable ${v.name}`,
+        message: `refresh ${v.refresh}, want 2 (on time range change)`,
+      })),
 
   'panel-datasource-rule': (d) =>
     dashboardPanels(d).flatMap((panel) => [
-      ...(DATASOURCE_REFS.has(panel.datasource?.uid ?? '') ? [] : [{ rule: 'panel-datasource-rule', where: where(panel), message: `datasource ${panel.datasource?.uid}` }]),
+      ...(DATASOURCE_REFS.has(panel.datasource?.uid ?? '')
+        ? []
+        : [{ rule: 'panel-datasource-rule', where: where(panel), message: `datasource ${panel.datasource?.uid}` }]),
       ...(panel.targets ?? [])
         .filter((t) => t.datasource !== undefined && !DATASOURCE_REFS.has(t.datasource.uid ?? ''))
         .map((t) => ({ rule: 'panel-datasource-rule', where: `${where(panel)} ${t.refId ?? ''}`, message: `query datasource ${t.datasource?.uid}` })),
@@ -193,7 +232,9 @@ export const LINT_RULES: Readonly<Record<string, LintRule>> = {
       const v = d.templating.list.find((variable) => variable.name === name);
       if (!v) return [{ rule: 'redis-probe-filter-variables', where: `variable ${name}`, message: 'missing' }];
       const ok = v.type === 'query' && v.multi === true && v.includeAll === true && DATASOURCE_REFS.has(v.datasource?.uid ?? '');
-      return ok ? [] : [{ rule: 'redis-probe-filter-variables', where: `variable ${name}`, message: 'should be a query variable on $datasource, multi-select with All' }];
+      return ok
+        ? []
+        : [{ rule: 'redis-probe-filter-variables', where: `variable ${name}`, message: 'should be a query variable on $datasource, multi-select with All' }];
     }),
 
   // Every raw series is filtered by cluster and location (`up` has no location: the scrape adds
@@ -203,7 +244,9 @@ export const LINT_RULES: Readonly<Record<string, LintRule>> = {
       selectors(expr).flatMap((s) => {
         const want = ['cluster', ...(s.metric === 'up' ? [] : ['location']), ...(TARGET_SERIES.test(s.metric) ? ['target'] : [])];
         const missing = want.filter((label) => !new RegExp(`\\b${label}=~"\\$${label}"`).test(s.matchers));
-        return missing.length === 0 ? [] : [{ rule: 'redis-probe-selectors-use-variables', where: at, message: `${s.metric}${s.matchers} lacks ${missing.join(', ')}` }];
+        return missing.length === 0
+          ? []
+          : [{ rule: 'redis-probe-selectors-use-variables', where: at, message: `${s.metric}${s.matchers} lacks ${missing.join(', ')}` }];
       }),
     ),
 

@@ -95,8 +95,14 @@ describe('Grafana dashboard', { timeout: 60_000 }, () => {
     assert.match(exprOf(/^Targets$/), /redis_probe_success/);
     assert.match(exprOf(/burn rate/i), /redis_probe:error_budget_burn:rate1h/);
     // The mean works at either metrics.detail; the quantile needs detail: full's buckets.
-    assert.match(exprOf(/^Step latency \(mean\)$/), /sum by \(target, location, step\) \(rate\(redis_probe_step_duration_seconds_sum.*\/ sum by \(target, location, step\) \(rate\(redis_probe_step_duration_seconds_count/);
-    assert.match(exprOf(/^Step latency p99$/), /histogram_quantile\(0\.99, sum by \(target, location, step, le\) \(rate\(redis_probe_step_duration_seconds_bucket/);
+    assert.match(
+      exprOf(/^Step latency \(mean\)$/),
+      /sum by \(target, location, step\) \(rate\(redis_probe_step_duration_seconds_sum.*\/ sum by \(target, location, step\) \(rate\(redis_probe_step_duration_seconds_count/,
+    );
+    assert.match(
+      exprOf(/^Step latency p99$/),
+      /histogram_quantile\(0\.99, sum by \(target, location, step, le\) \(rate\(redis_probe_step_duration_seconds_bucket/,
+    );
     assert.match(exprOf(/failures by reason/i), /sum by \(target, location, reason\) \(increase\(redis_probe_cycle_failures_total/);
     assert.match(exprOf(/failures by step/i), /sum by \(target, location, step\) \(increase\(redis_probe_cycle_failures_by_step_total/);
     const byReason = panelWith(/failures by reason/i)[0] as unknown as { fieldConfig: { defaults: { custom: { stacking: { mode: string } } } } };
@@ -141,10 +147,7 @@ describe('Grafana dashboard', { timeout: 60_000 }, () => {
       substituteGrafanaVariables('rate(x{target=~"$target"}[$__rate_interval]) + y{target=~"${target}"}'),
       'rate(x{target=~".*"}[1m]) + y{target=~".*"}',
     );
-    assert.equal(
-      substituteGrafanaVariables('x{cluster=~"$cluster", job=~"$job", location=~"${location}"}'),
-      'x{cluster=~".*", job=~".+", location=~".*"}',
-    );
+    assert.equal(substituteGrafanaVariables('x{cluster=~"$cluster", job=~"$job", location=~"${location}"}'), 'x{cluster=~".*", job=~".+", location=~".*"}');
   });
 
   it('ships as a ConfigMap labelled grafana_dashboard: "1" through k8s/base', () => {

@@ -137,7 +137,9 @@ export function dockerfileProblems(text: string, expected: DockerfileExpectation
     problems.push(`final stage must EXPOSE ${expected.port}`);
   }
 
-  const env = finalOf('ENV').map((i) => i.args).join(' ');
+  const env = finalOf('ENV')
+    .map((i) => i.args)
+    .join(' ');
   if (!/\bNODE_ENV[= ]production\b/.test(env)) problems.push('final stage must set NODE_ENV=production');
 
   const runs = (stage: Stage) => stage.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args);

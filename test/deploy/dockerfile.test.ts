@@ -31,15 +31,22 @@ describe('Dockerfile', { timeout: 10_000 }, () => {
       assert.equal(imageTag(stage.image).tag?.split('.')[0], String(expected.nodeMajor));
     }
     const final = stages.at(-1)!;
-    assert.ok(final.instructions.some((i) => i.keyword === 'COPY' && /--from=build\b.*\bdist\b/.test(i.args)), 'copies dist/ from the build stage');
+    assert.ok(
+      final.instructions.some((i) => i.keyword === 'COPY' && /--from=build\b.*\bdist\b/.test(i.args)),
+      'copies dist/ from the build stage',
+    );
     // dist/*.js are ES modules ("type": "module") and the CLI reads its version from ../package.json.
-    assert.ok(final.instructions.some((i) => i.keyword === 'COPY' && /\bpackage\.json\b/.test(i.args)), 'copies package.json');
+    assert.ok(
+      final.instructions.some((i) => i.keyword === 'COPY' && /\bpackage\.json\b/.test(i.args)),
+      'copies package.json',
+    );
     assert.equal(final.instructions.filter((i) => i.keyword === 'USER').at(-1)?.args, '10001:10001');
   });
 
   it('leaves the memory settings to the bin: no second copy in the image', () => {
     const env = parseStages(dockerfile).flatMap((stage) => stage.instructions.filter((i) => i.keyword === 'ENV').map((i) => i.args));
-    for (const name of ['NODE_OPTIONS', 'MALLOC_ARENA_MAX']) assert.ok(!env.some((args) => args.includes(name)), `ENV ${name}: src/commands/memory-settings.ts owns it`);
+    for (const name of ['NODE_OPTIONS', 'MALLOC_ARENA_MAX'])
+      assert.ok(!env.some((args) => args.includes(name)), `ENV ${name}: src/commands/memory-settings.ts owns it`);
   });
 
   it('runs the daemon on the Kubernetes config path by default', () => {
@@ -75,7 +82,10 @@ describe('Dockerfile', { timeout: 10_000 }, () => {
       '`npm ci --omit=dev`',
     ];
     for (const fragment of expectedFragments) {
-      assert.ok(problems.some((p) => p.includes(fragment)), `expected a problem mentioning ${fragment}; got ${JSON.stringify(problems)}`);
+      assert.ok(
+        problems.some((p) => p.includes(fragment)),
+        `expected a problem mentioning ${fragment}; got ${JSON.stringify(problems)}`,
+      );
     }
   });
 

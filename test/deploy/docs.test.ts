@@ -6,9 +6,10 @@ import { markdownAnchors, githubSlug } from './markdown.ts';
 import { DEPLOY_DOC_FILE, DOCKERFILE, K8S_DIR, REPO_ROOT, RUNBOOK_FILE } from './paths.ts';
 
 const DOCS = { 'docs/runbook.md': RUNBOOK_FILE, 'docs/deploy-aks.md': DEPLOY_DOC_FILE } as const;
-const anchorsOf = Object.fromEntries(
-  Object.entries(DOCS).map(([name, file]) => [name, markdownAnchors(readFileSync(file, 'utf8'))]),
-) as Record<keyof typeof DOCS, Set<string>>;
+const anchorsOf = Object.fromEntries(Object.entries(DOCS).map(([name, file]) => [name, markdownAnchors(readFileSync(file, 'utf8'))])) as Record<
+  keyof typeof DOCS,
+  Set<string>
+>;
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })

@@ -66,8 +66,7 @@ describe('kustomize rendering', { skip, timeout: 120_000 }, () => {
   it('base: ships the dashboard ConfigMap for the Grafana sidecar and the PrometheusRule', () => {
     const objects = render(BASE_DIR);
     const dashboard = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.labels?.['grafana_dashboard'] === '1') as
-      | (K8sObject & { data: Record<string, string> })
-      | undefined;
+      (K8sObject & { data: Record<string, string> }) | undefined;
     assert.ok(dashboard, 'a ConfigMap labelled grafana_dashboard: "1"');
     assert.equal(dashboard.data['redis-probe-dashboard.json'], readFileSync(DASHBOARD_FILE, 'utf8'));
     assert.ok(objects.some((o) => o.apiVersion === 'monitoring.coreos.com/v1' && o.kind === 'PrometheusRule'));
@@ -76,18 +75,27 @@ describe('kustomize rendering', { skip, timeout: 120_000 }, () => {
 
   it('overlays/azure-managed-prometheus: no prometheus-operator kinds remain, an azmonitoring PodMonitor scrapes', () => {
     const objects = render(AZURE_OVERLAY_DIR);
-    assert.deepEqual(objects.filter((o) => o.apiVersion.startsWith('monitoring.coreos.com/')).map((o) => o.kind), []);
+    assert.deepEqual(
+      objects.filter((o) => o.apiVersion.startsWith('monitoring.coreos.com/')).map((o) => o.kind),
+      [],
+    );
     const monitors = objects.filter((o) => o.apiVersion === 'azmonitoring.coreos.com/v1');
-    assert.deepEqual(monitors.map((o) => o.kind), ['PodMonitor']);
+    assert.deepEqual(
+      monitors.map((o) => o.kind),
+      ['PodMonitor'],
+    );
     assert.ok(objects.some((o) => o.kind === 'Deployment'));
   });
 
-  it('components/alert-links: an overlay\'s runbookUrl and dashboardUrl replace the repository paths in every alert, anchors and queries kept', () => {
+  it("components/alert-links: an overlay's runbookUrl and dashboardUrl replace the repository paths in every alert, anchors and queries kept", () => {
     const componentDir = path.join(K8S_DIR, 'components/alert-links');
     const overlay = mkdtempSync(path.join(tmpdir(), 'redis-probe-alert-links-'));
     try {
       const [example] = loadYamlDocs(path.join(componentDir, 'alert-links.example.yaml')) as K8sObject[];
-      const links = { runbookUrl: 'https://git.example.com/ops/redis-probe/blob/v2/docs/runbook.md', dashboardUrl: 'https://grafana.example.com/d/redis-probe/redis-probe' };
+      const links = {
+        runbookUrl: 'https://git.example.com/ops/redis-probe/blob/v2/docs/runbook.md',
+        dashboardUrl: 'https://grafana.example.com/d/redis-probe/redis-probe',
+      };
       writeFileSync(path.join(overlay, 'alert-links.yaml'), YAML.stringify({ ...example, data: links }));
       writeFileSync(
         path.join(overlay, 'kustomization.yaml'),

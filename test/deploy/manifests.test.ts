@@ -3,27 +3,11 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import {
-  findOne,
-  kustomizationDirs,
-  loadAllManifests,
-  loadYamlDocs,
-  readKustomization,
-  validateObject,
-  yamlFilesUnder,
-} from './manifests.ts';
+import { findOne, kustomizationDirs, loadAllManifests, loadYamlDocs, readKustomization, validateObject, yamlFilesUnder } from './manifests.ts';
 import type { K8sObject } from './manifests.ts';
 import { EXPECTED_UID, podSecurityProblems } from './manifest-checks.ts';
 import type { Container, PodSpec } from './manifest-checks.ts';
-import {
-  AZURE_OVERLAY_DIR,
-  BASE_DIR,
-  CONFIG_MAP_KEY,
-  CONFIG_MAP_NAME,
-  FIXTURES_DIR,
-  K8S_DIR,
-  configMapConfigPath,
-} from './paths.ts';
+import { AZURE_OVERLAY_DIR, BASE_DIR, CONFIG_MAP_KEY, CONFIG_MAP_NAME, FIXTURES_DIR, K8S_DIR, configMapConfigPath } from './paths.ts';
 
 const METRICS_PORT = 9637;
 const docs = loadAllManifests();
@@ -100,10 +84,11 @@ describe('k8s manifests', { timeout: 30_000 }, () => {
         assert.ok(existsSync(path.join(sub, 'kustomization.yaml')), `${sub} is not a kustomization`);
       }
     }
-    const unused = yamlFilesUnder(K8S_DIR).filter(
-      (f) => !used.has(f) && !f.endsWith('.example.yaml') && !f.startsWith(path.join(K8S_DIR, 'rules') + path.sep),
+    const unused = yamlFilesUnder(K8S_DIR).filter((f) => !used.has(f) && !f.endsWith('.example.yaml') && !f.startsWith(path.join(K8S_DIR, 'rules') + path.sep));
+    assert.deepEqual(
+      unused.map((f) => path.relative(K8S_DIR, f)),
+      [],
     );
-    assert.deepEqual(unused.map((f) => path.relative(K8S_DIR, f)), []);
   });
 
   it('base: the namespace enforces the restricted Pod Security Standard and the kustomization targets it', () => {
@@ -122,9 +107,7 @@ describe('k8s manifests', { timeout: 30_000 }, () => {
     assert.ok(values.length > 0);
     for (const value of values) assert.match(value, /REPLACE|PLACEHOLDER|EXAMPLE/i);
     // The Deployment mounts it optionally, so Entra-only setups need no Secret.
-    const volume = podSpec.volumes?.find((v) => v.secret?.secretName === secret.metadata.name) as
-      | { secret: { optional?: boolean } }
-      | undefined;
+    const volume = podSpec.volumes?.find((v) => v.secret?.secretName === secret.metadata.name) as { secret: { optional?: boolean } } | undefined;
     assert.equal(volume?.secret.optional, true);
   });
 
@@ -219,7 +202,10 @@ describe('k8s manifests', { timeout: 30_000 }, () => {
     const serviceMonitor = findOne(baseDocs, 'ServiceMonitor') as K8sObject & {
       spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string; path: string }[] };
     };
-    assert.deepEqual(serviceMonitor.spec.endpoints.map((e) => [e.port, e.path]), [['metrics', '/metrics']]);
+    assert.deepEqual(
+      serviceMonitor.spec.endpoints.map((e) => [e.port, e.path]),
+      [['metrics', '/metrics']],
+    );
     for (const [key, value] of Object.entries(serviceMonitor.spec.selector.matchLabels)) {
       assert.equal(service.metadata.labels?.[key], value, `ServiceMonitor selector ${key}`);
     }
@@ -227,13 +213,19 @@ describe('k8s manifests', { timeout: 30_000 }, () => {
     const podMonitor = findOne(azureDocs, 'PodMonitor') as K8sObject & {
       spec: { selector: { matchLabels: Record<string, string> }; podMetricsEndpoints: { port: string; path: string }[] };
     };
-    assert.deepEqual(podMonitor.spec.podMetricsEndpoints.map((e) => [e.port, e.path]), [['metrics', '/metrics']]);
+    assert.deepEqual(
+      podMonitor.spec.podMetricsEndpoints.map((e) => [e.port, e.path]),
+      [['metrics', '/metrics']],
+    );
     for (const [key, value] of Object.entries(podMonitor.spec.selector.matchLabels)) {
       assert.equal(deploymentSpec.template.metadata.labels[key], value, `PodMonitor selector ${key}`);
     }
 
     const policy = findOne(baseDocs, 'NetworkPolicy') as K8sObject & { spec: { ingress: { ports: { port: number }[] }[] } };
-    assert.deepEqual(policy.spec.ingress.flatMap((rule) => rule.ports.map((p) => p.port)), [METRICS_PORT]);
+    assert.deepEqual(
+      policy.spec.ingress.flatMap((rule) => rule.ports.map((p) => p.port)),
+      [METRICS_PORT],
+    );
   });
 
   it('scrapes set job="redis-probe", the job every rule selects', () => {
@@ -268,7 +260,9 @@ describe('k8s manifests', { timeout: 30_000 }, () => {
     }
     for (const rule of policy.spec.egress) assert.ok((rule.ports ?? []).length > 0, 'no egress rule may open every port');
     const allowed = policy.spec.egress.flatMap((rule) =>
-      (rule.ports ?? []).map((p) => `${p.protocol}/${p.port}${p.endPort ? `-${p.endPort}` : ''}${rule.to ? ` to ${rule.to.map((t) => t.ipBlock?.cidr).join(',')}` : ''}`),
+      (rule.ports ?? []).map(
+        (p) => `${p.protocol}/${p.port}${p.endPort ? `-${p.endPort}` : ''}${rule.to ? ` to ${rule.to.map((t) => t.ipBlock?.cidr).join(',')}` : ''}`,
+      ),
     );
     assert.deepEqual(allowed.sort(), [
       'TCP/10000',

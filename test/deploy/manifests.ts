@@ -89,10 +89,7 @@ interface RawGenerator {
 export function readKustomization(dir: string): Kustomization {
   const raw = YAML.parse(readFileSync(path.join(dir, 'kustomization.yaml'), 'utf8')) as Record<string, unknown>;
   const resources = ((raw['resources'] as string[] | undefined) ?? []).map((r) => path.resolve(dir, r));
-  const generators = [
-    ...((raw['configMapGenerator'] as RawGenerator[] | undefined) ?? []),
-    ...((raw['secretGenerator'] as RawGenerator[] | undefined) ?? []),
-  ];
+  const generators = [...((raw['configMapGenerator'] as RawGenerator[] | undefined) ?? []), ...((raw['secretGenerator'] as RawGenerator[] | undefined) ?? [])];
   const generatorInputs = generators.flatMap((g) => [
     ...(g.files ?? []).map((f) => path.resolve(dir, f.includes('=') ? f.slice(f.indexOf('=') + 1) : f)),
     ...(g.envs ?? []).map((f) => path.resolve(dir, f)),

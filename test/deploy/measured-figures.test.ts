@@ -108,7 +108,11 @@ describe('measured figures live in bench/results, not in prose', () => {
       'Most of a `GET` at the default layout is moving 14.7 MB through the socket.',
       'and the probe reports PING p50 60 ms instead of 0.27 ms.',
     ];
-    for (const text of caught) assert.ok(MEASURED.some(({ pattern }) => pattern.test(text)), `not caught: ${text}`);
+    for (const text of caught)
+      assert.ok(
+        MEASURED.some(({ pattern }) => pattern.test(text)),
+        `not caught: ${text}`,
+      );
     const settings = [
       '`k8s/base` requests 50m CPU and 128 MiB and sets a 384 MiB limit.',
       'The latency buckets run from 0.5 ms to 5 s: 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500 ms, 1, 2.5 and 5 s.',

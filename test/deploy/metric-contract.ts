@@ -29,12 +29,7 @@ export const CONTRACT_HISTOGRAMS: readonly string[] = [
 ];
 
 /** prom-client default metrics the dashboard uses, and Prometheus' own `up`. */
-export const OTHER_METRICS: readonly string[] = [
-  'up',
-  'process_resident_memory_bytes',
-  'process_cpu_seconds_total',
-  'nodejs_eventloop_lag_p99_seconds',
-];
+export const OTHER_METRICS: readonly string[] = ['up', 'process_resident_memory_bytes', 'process_cpu_seconds_total', 'nodejs_eventloop_lag_p99_seconds'];
 
 /** Every series name a query may select, histogram series included. */
 export function knownSeriesNames(): Set<string> {
@@ -45,10 +40,7 @@ export function knownSeriesNames(): Set<string> {
   return names;
 }
 
-const KEYWORDS = new Set([
-  'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset',
-  'inf', 'nan', 'atan2',
-]);
+const KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan', 'atan2']);
 
 /**
  * The metric names an expression selects (a light lexer, not a parser: strings, label

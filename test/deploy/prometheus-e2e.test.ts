@@ -84,7 +84,7 @@ const NO_DATA_ALWAYS: Readonly<Record<string, NoData>> = {
   'Token refreshes/A': { ...NO_ENTRA, absentMetric: 'redis_probe_token_refreshes_total' },
   'Token refresh duration p99/A': { ...NO_ENTRA, absentMetric: 'redis_probe_token_refresh_duration_seconds_bucket' },
   'Step latency p99/A': {
-    why: 'metrics.detail is standard (the default), which exports each step\'s sum and count but no buckets',
+    why: "metrics.detail is standard (the default), which exports each step's sum and count but no buckets",
     absentMetric: 'redis_probe_step_duration_seconds_bucket',
   },
   'TLS certificate expires in/A': {
@@ -179,8 +179,7 @@ async function daemonMetrics(): Promise<string> {
   return (await fetch(`${daemonUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
 }
 
-const hasSample = (text: string, metric: string): boolean =>
-  text.split('\n').some((line) => line.startsWith(`${metric}{`) || line.startsWith(`${metric} `));
+const hasSample = (text: string, metric: string): boolean => text.split('\n').some((line) => line.startsWith(`${metric}{`) || line.startsWith(`${metric} `));
 
 async function activeAlerts(): Promise<PromApiAlert[]> {
   return prometheus!.alerts();

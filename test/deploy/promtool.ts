@@ -12,8 +12,7 @@ export function promtoolBinary(): string {
   const probe = spawnSync(binary, ['--version'], { encoding: 'utf8' });
   if (probe.error || probe.status !== 0) {
     throw new Error(
-      `promtool not found (tried ${JSON.stringify(binary)}): install it with ` +
-        '`apt-get install -y prometheus` or point $PROMTOOL at a promtool binary',
+      `promtool not found (tried ${JSON.stringify(binary)}): install it with ` + '`apt-get install -y prometheus` or point $PROMTOOL at a promtool binary',
     );
   }
   return binary;

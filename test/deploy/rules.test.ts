@@ -173,7 +173,12 @@ describe('rules: parameters (node scripts/gen-rules.ts --out DIR ...)', { timeou
         {
           name: 'quorum 3: two regions of three down is a warning per region; routing label cost_center only',
           interval: '1m',
-          input_series: [success('westeurope', '0x15'), success('eastus', '0x15'), success('southeastasia', '1x15'), { series: info('westeurope'), values: '1x15' }],
+          input_series: [
+            success('westeurope', '0x15'),
+            success('eastus', '0x15'),
+            success('southeastasia', '1x15'),
+            { series: info('westeurope'), values: '1x15' },
+          ],
           alert_rule_test: [
             {
               eval_time: '5m',
@@ -200,7 +205,16 @@ describe('rules: parameters (node scripts/gen-rules.ts --out DIR ...)', { timeou
   it('the command line takes the parameters, needs --out for them, and names the option and the fix on a bad value', () => {
     assert.deepEqual(parseArgs([]), { check: false, outDir: undefined, params: DEFAULT_PARAMETERS });
     assert.deepEqual(parseArgs(['--check']).check, true);
-    const parsed = parseArgs(['--out', 'x', '--quorum=3', '--routing-labels', 'team, cost_center', '--runbook-url', 'https://w/r.md', '--dashboard-url=https://g/d/redis-probe']);
+    const parsed = parseArgs([
+      '--out',
+      'x',
+      '--quorum=3',
+      '--routing-labels',
+      'team, cost_center',
+      '--runbook-url',
+      'https://w/r.md',
+      '--dashboard-url=https://g/d/redis-probe',
+    ]);
     assert.deepEqual(parsed, {
       check: false,
       outDir: 'x',
@@ -221,7 +235,10 @@ describe('rules: parameters (node scripts/gen-rules.ts --out DIR ...)', { timeou
     const out = path.join(workDir, 'out');
     const params: RuleParameters = { ...DEFAULT_PARAMETERS, quorum: 3 };
     const files = generatedFiles(params, out);
-    assert.deepEqual(files.map((f) => path.relative(out, f.file)), ['redis-probe.rules.yml', 'prometheus-rule.yaml', 'rule-groups.bicep']);
+    assert.deepEqual(
+      files.map((f) => path.relative(out, f.file)),
+      ['redis-probe.rules.yml', 'prometheus-rule.yaml', 'rule-groups.bicep'],
+    );
     assert.match(files[0]!.content, /redis_probe_success\{job="redis-probe"\}\)\), 3\)/);
     assert.match(files[2]!.content, /^param quorum int = 3$/m);
     for (const { file, content } of generatedFiles()) assert.equal(readFileSync(file, 'utf8'), content);
@@ -239,7 +256,11 @@ describe('rules: content', { timeout: 30_000 }, () => {
 
   it('records availability and error ratios over 5m, 30m, 1h, 2h, 6h, 1d, 3d and 30d, and burn rates', () => {
     for (const window of ['5m', '30m', '1h', '2h', '6h', '1d', '3d', '30d']) {
-      for (const name of [`redis_probe:availability:ratio_rate${window}`, `redis_probe:error:ratio_rate${window}`, `redis_probe:error_budget_burn:rate${window}`]) {
+      for (const name of [
+        `redis_probe:availability:ratio_rate${window}`,
+        `redis_probe:error:ratio_rate${window}`,
+        `redis_probe:error_budget_burn:rate${window}`,
+      ]) {
         assert.ok(recordedNames.has(name), `missing recording rule ${name}`);
       }
     }
@@ -253,7 +274,10 @@ describe('rules: content', { timeout: 30_000 }, () => {
 
   it("each target's objective comes from redis_probe_sla_objective through one rule; burn rates and alerts derive from it", () => {
     const objectiveRules = recordings.filter((r) => r.expr.includes('redis_probe_sla_objective'));
-    assert.deepEqual(objectiveRules.map((r) => r.record), ['redis_probe:slo_objective:ratio']);
+    assert.deepEqual(
+      objectiveRules.map((r) => r.record),
+      ['redis_probe:slo_objective:ratio'],
+    );
     assert.equal(recordings.find((r) => r.record === 'redis_probe:slo_error_budget:ratio')?.expr, '1 - redis_probe:slo_objective:ratio');
     for (const rule of recordings.filter((r) => r.record.startsWith('redis_probe:error_budget_burn:'))) {
       assert.match(rule.expr, /\/ on \(target, location\) redis_probe:slo_error_budget:ratio$/);
@@ -305,7 +329,11 @@ describe('rules: content', { timeout: 30_000 }, () => {
     const critical = alerts.filter((a) => a.labels?.['severity'] === 'critical').map((a) => a.alert);
     assert.deepEqual(critical, ['RedisProbeErrorBudgetBurn', 'RedisProbeErrorBudgetBurn', 'RedisProbeTargetDown', 'RedisProbeAbsent', 'RedisProbeScrapeDown']);
     for (const alert of alerts.filter((a) => a.labels?.['severity'] === 'critical' && /\btarget\b/.test(a.expr))) {
-      assert.match(squash(alert.expr), /^\(.* >= on \(target\) redis_probe:location_quorum:count \)? ?\) \* on \(target\) group_left/, `${alert.alert}: a page needs the quorum`);
+      assert.match(
+        squash(alert.expr),
+        /^\(.* >= on \(target\) redis_probe:location_quorum:count \)? ?\) \* on \(target\) group_left/,
+        `${alert.alert}: a page needs the quorum`,
+      );
     }
   });
 

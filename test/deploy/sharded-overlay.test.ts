@@ -87,7 +87,10 @@ describe('overlays/sharded (rendered)', { skip, timeout: 60_000 }, () => {
       assert.doesNotThrow(() => validateObject(object), `${object.kind} ${object.metadata.name}`);
       if (object.kind !== 'Namespace') assert.equal(object.metadata.namespace, 'redis-probe', `${object.kind} ${object.metadata.name}`);
     }
-    assert.deepEqual(objects.filter((o) => o.kind === 'Deployment'), []);
+    assert.deepEqual(
+      objects.filter((o) => o.kind === 'Deployment'),
+      [],
+    );
     const sets = objects.filter((o) => o.kind === 'StatefulSet');
     assert.equal(sets.length, 1);
     const spec = sets[0]!['spec'] as StatefulSetSpec;
@@ -99,20 +102,25 @@ describe('overlays/sharded (rendered)', { skip, timeout: 60_000 }, () => {
     assert.ok(container.env?.some((entry) => entry.name === 'REDIS_PROBE_SHARD_INDEX' && entry.valueFrom?.fieldRef));
 
     const headless = objects.find((o) => o.kind === 'Service' && o.metadata.name === spec.serviceName) as
-      | (K8sObject & { spec: { clusterIP?: string; selector: Record<string, string> } })
-      | undefined;
+      (K8sObject & { spec: { clusterIP?: string; selector: Record<string, string> } }) | undefined;
     assert.ok(headless, `the governing Service ${spec.serviceName}`);
     assert.equal(headless.spec.clusterIP, 'None');
     assert.ok(matches(headless.spec.selector, spec.template.metadata.labels), 'it selects the pods');
 
     const configMap = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('redis-probe-config-'));
-    assert.ok(spec.template.spec.volumes?.some((volume) => volume.configMap?.name === configMap?.metadata.name), 'mounts the generated ConfigMap');
+    assert.ok(
+      spec.template.spec.volumes?.some((volume) => volume.configMap?.name === configMap?.metadata.name),
+      'mounts the generated ConfigMap',
+    );
   });
 
   it('the ServiceMonitor still scrapes each pod once: it does not select the headless Service', () => {
     const objects = render();
     const monitor = objects.find((o) => o.kind === 'ServiceMonitor') as K8sObject & { spec: { selector: { matchLabels: Record<string, string> } } };
     const selected = objects.filter((o) => o.kind === 'Service' && matches(monitor.spec.selector.matchLabels, o.metadata.labels));
-    assert.deepEqual(selected.map((o) => o.metadata.name), ['redis-probe']);
+    assert.deepEqual(
+      selected.map((o) => o.metadata.name),
+      ['redis-probe'],
+    );
   });
 });

@@ -62,9 +62,19 @@ describe('redis-probe doctor (built CLI, real servers)', { timeout: 180_000 }, (
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.equal(run.targets[0]?.ok, true);
     assert.equal(run.targets[0]?.failed_layer, null);
-    assert.deepEqual(run.targets[0]?.layers.map((layer) => [layer.layer, layer.status]), [
-      ['dns', 'ok'], ['tcp', 'ok'], ['tls', 'skipped'], ['auth', 'ok'], ['ping', 'ok'], ['set', 'ok'], ['get', 'ok'], ['client_list', 'ok'],
-    ]);
+    assert.deepEqual(
+      run.targets[0]?.layers.map((layer) => [layer.layer, layer.status]),
+      [
+        ['dns', 'ok'],
+        ['tcp', 'ok'],
+        ['tls', 'skipped'],
+        ['auth', 'ok'],
+        ['ping', 'ok'],
+        ['set', 'ok'],
+        ['get', 'ok'],
+        ['client_list', 'ok'],
+      ],
+    );
     assert.match(run.layer('dns').detail, /127\.0\.0\.1 is an IP address \(loopback\)/);
     assert.match(run.layer('auth').detail, /user probe/);
     assert.match(run.layer('ping').detail, /redis \d+\.\d+/);
@@ -182,7 +192,10 @@ targets:
 
     const one = await runDoctorJson(['--config', configPath, '--target', 'tls-good'], SECRETS, ENV);
     assert.equal(one.code, 0);
-    assert.deepEqual(one.targets.map((target) => target.target), ['tls-good']);
+    assert.deepEqual(
+      one.targets.map((target) => target.target),
+      ['tls-good'],
+    );
 
     const unknown = await runCli(['doctor', '--config', configPath, '--target', 'nope'], { env: ENV });
     assert.equal(unknown.code, 2);

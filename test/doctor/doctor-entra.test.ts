@@ -47,7 +47,10 @@ describe('redis-probe doctor with Entra ID (real @azure/identity, fake token end
     assert.equal(token.status, 'ok');
     assert.match(token.detail, new RegExp(`expires \\d{4}-\\d\\d-\\d\\dT.*username \\(object id\\) ${granted.oid}`));
     assert.match(run.layer('auth').detail, new RegExp(`user ${granted.oid}`));
-    assert.deepEqual(run.targets[0]?.layers.map((layer) => layer.layer), ['dns', 'tcp', 'tls', 'token', 'auth', 'ping', 'set', 'get', 'client_list']);
+    assert.deepEqual(
+      run.targets[0]?.layers.map((layer) => layer.layer),
+      ['dns', 'tcp', 'tls', 'token', 'auth', 'ping', 'set', 'get', 'client_list'],
+    );
   });
 
   it('fails auth when the token is valid but its object id has no ACL user, naming object id and access policy', async () => {
@@ -77,7 +80,10 @@ describe('redis-probe doctor with Entra ID (real @azure/identity, fake token end
 
   it('fails the token layer when the endpoint cannot be reached, and says to check egress', async () => {
     const nowhere = `http://127.0.0.1:${await freePort()}/msi/token`;
-    const run = await runDoctorJson(['--host', '127.0.0.1', '--port', String(redis.port), '--no-tls', '--entra', 'managed-identity'], [], { IDENTITY_ENDPOINT: nowhere, IDENTITY_HEADER: 'h' });
+    const run = await runDoctorJson(['--host', '127.0.0.1', '--port', String(redis.port), '--no-tls', '--entra', 'managed-identity'], [], {
+      IDENTITY_ENDPOINT: nowhere,
+      IDENTITY_HEADER: 'h',
+    });
     assertNoSecrets(run, allTokens());
     const token = assertFailedAt(run, 'token');
     assert.match(token.hint ?? '', /token endpoint could not be reached/);

@@ -78,8 +78,8 @@ describe('Entra ID with a managed identity, against a redis that enforces token 
     await waitFor(async () => (await refreshes('success')) >= startRefreshes + 5, { timeoutMs: 30_000, intervalMs: 200, message: 'five rotations' });
     assert.equal(await failuresOf('entra'), 0);
     assert.equal(await value('redis_probe_success', { target: 'entra' }), 1);
-    assert.ok((await value('redis_probe_token_expiry_timestamp_seconds', { credential: 'mi' }) ?? 0) > Date.now() / 1000);
-    assert.ok((await value('redis_probe_token_refresh_duration_seconds_count', { credential: 'mi' }) ?? 0) >= 5);
+    assert.ok(((await value('redis_probe_token_expiry_timestamp_seconds', { credential: 'mi' })) ?? 0) > Date.now() / 1000);
+    assert.ok(((await value('redis_probe_token_refresh_duration_seconds_count', { credential: 'mi' })) ?? 0) >= 5);
     const connects = await value('redis_probe_step_duration_seconds_count', { target: 'entra', step: 'connect' });
     assert.equal(connects, 1, 'one connection for all rotations: tokens were re-sent with AUTH, never by reconnecting');
     assert.equal(simulator.expiredConnectionsClosed(), 0, 'Azure never had to close a connection for an expired token');
@@ -90,7 +90,10 @@ describe('Entra ID with a managed identity, against a redis that enforces token 
     const userOf = (target: string) => /user=(\S+)/.exec(clients.split('\n').find((line) => line.includes(`:${target} `)) ?? '')?.[1];
     assert.equal(userOf('entra'), endpoint.oid);
     // That principal may not run CLIENT at all, so its connection carries no name: look for the user.
-    assert.ok(clients.split('\n').some((line) => line.includes(' user=explicit-user ')), 'a connection authenticated as explicit-user');
+    assert.ok(
+      clients.split('\n').some((line) => line.includes(' user=explicit-user ')),
+      'a connection authenticated as explicit-user',
+    );
   });
 
   it('reports CLIENT LIST as unsupported for a principal without CLIENT, keeps the cycle green, warns once', async () => {
@@ -121,7 +124,11 @@ describe('Entra ID with a managed identity, against a redis that enforces token 
     await nextRefresh();
     await nextRefresh();
     endpoint.setMode('down');
-    await waitFor(async () => (await value('redis_probe_success', { target: 'entra' })) === 0, { timeoutMs: 10_000, intervalMs: 100, message: 'cycles never failed' });
+    await waitFor(async () => (await value('redis_probe_success', { target: 'entra' })) === 0, {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+      message: 'cycles never failed',
+    });
     const text = await probe.metricsText();
     const byTokenOrAuth =
       (sampleValue(text, 'redis_probe_cycle_failures_total', { target: 'entra', reason: 'token' }) ?? 0) +
@@ -141,12 +148,23 @@ describe('Entra ID with a managed identity, against a redis that enforces token 
     await nextRefresh();
     const keyedCycles = (await value('redis_probe_cycles_total', { target: 'keyed' })) ?? 0;
     endpoint.setMode('slow');
-    const timeoutLine = await waitFor(() => probe.logs().find((line) => line.message === 'entra token request failed' && line.kind === 'timeout'), { timeoutMs: 20_000, intervalMs: 100, message: 'no timeout logged' });
+    const timeoutLine = await waitFor(() => probe.logs().find((line) => line.message === 'entra token request failed' && line.kind === 'timeout'), {
+      timeoutMs: 20_000,
+      intervalMs: 100,
+      message: 'no timeout logged',
+    });
     assert.equal(timeoutLine.credential === 'mi' || timeoutLine.credential === 'explicit', true);
     endpoint.setMode('garbage');
-    await waitFor(() => probe.logs().find((line) => line.message === 'entra token request failed' && ['invalid_response', 'network'].includes(String(line.kind))), { timeoutMs: 20_000, intervalMs: 100, message: 'no garbage failure logged' });
+    await waitFor(
+      () => probe.logs().find((line) => line.message === 'entra token request failed' && ['invalid_response', 'network'].includes(String(line.kind))),
+      { timeoutMs: 20_000, intervalMs: 100, message: 'no garbage failure logged' },
+    );
     // Still garbage: the keyed target goes on cycling meanwhile (however fast the failures above were logged).
-    await waitFor(async () => ((await value('redis_probe_cycles_total', { target: 'keyed' })) ?? 0) > keyedCycles + 2, { timeoutMs: 10_000, intervalMs: 100, message: 'keyed target stopped cycling' });
+    await waitFor(async () => ((await value('redis_probe_cycles_total', { target: 'keyed' })) ?? 0) > keyedCycles + 2, {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+      message: 'keyed target stopped cycling',
+    });
     endpoint.setMode('ok');
     assert.equal(await value('redis_probe_success', { target: 'keyed' }), 1);
     assert.equal(await failuresOf('keyed'), 0);

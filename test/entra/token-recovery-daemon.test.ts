@@ -56,17 +56,36 @@ after(async () => {
 describe('token recovery with the real @azure/identity and default retry settings', { timeout: 120_000 }, () => {
   for (const mode of ['down', 'garbage', 'slow'] satisfies FakeEndpointMode[]) {
     it(`a target is green again within one cycle of a ${mode} endpoint's return, after the token expired`, async () => {
-      await waitFor(async () => (await value('redis_probe_success', { target: 'entra' })) === 1, { timeoutMs: 15_000, intervalMs: 50, message: 'green before the outage' });
+      await waitFor(async () => (await value('redis_probe_success', { target: 'entra' })) === 1, {
+        timeoutMs: 15_000,
+        intervalMs: 50,
+        message: 'green before the outage',
+      });
       const linesBefore = probe.logs().length;
       endpoint.setMode(mode);
       // Held until the token has expired, a cycle failed for want of one, and a token request failed after expiry.
       const tokenFailuresBefore = await tokenFailures();
-      await waitFor(async () => (await tokenFailures()) > tokenFailuresBefore, { timeoutMs: 20_000, intervalMs: 50, message: 'no cycle failed with reason token' });
-      await waitFor(() => probe.logs().slice(linesBefore).some((line) => line.message === 'entra token request failed' && line.tokenStillValid === false), { timeoutMs: 20_000, intervalMs: 50, message: 'no failure without a usable token' });
+      await waitFor(async () => (await tokenFailures()) > tokenFailuresBefore, {
+        timeoutMs: 20_000,
+        intervalMs: 50,
+        message: 'no cycle failed with reason token',
+      });
+      await waitFor(
+        () =>
+          probe
+            .logs()
+            .slice(linesBefore)
+            .some((line) => line.message === 'entra token request failed' && line.tokenStillValid === false),
+        { timeoutMs: 20_000, intervalMs: 50, message: 'no failure without a usable token' },
+      );
 
       const cyclesAtReturn = await cycles();
       endpoint.setMode('ok');
-      await waitFor(async () => (await value('redis_probe_success', { target: 'entra' })) === 1, { timeoutMs: 20_000, intervalMs: 50, message: `still red 20 s after the ${mode} endpoint came back` });
+      await waitFor(async () => (await value('redis_probe_success', { target: 'entra' })) === 1, {
+        timeoutMs: 20_000,
+        intervalMs: 50,
+        message: `still red 20 s after the ${mode} endpoint came back`,
+      });
       // The cycle that was running at the return may still fail; the next one must not.
       const cyclesToGreen = (await cycles()) - cyclesAtReturn;
       assert.ok(cyclesToGreen <= 2, `${cyclesToGreen} cycles after the return until green`);

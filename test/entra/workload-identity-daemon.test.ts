@@ -62,11 +62,14 @@ after(async () => {
 
 describe('Entra ID through AKS workload identity', { timeout: 60_000 }, () => {
   it('acquires and rotates tokens through the https authority, probes green with the oid as user', async () => {
-    await waitFor(async () => (sampleValue(await probe.metricsText(), 'redis_probe_token_refreshes_total', { credential: 'wi', result: 'success' }) ?? 0) >= 3, {
-      timeoutMs: 20_000,
-      intervalMs: 200,
-      message: 'three tokens through workload identity',
-    });
+    await waitFor(
+      async () => (sampleValue(await probe.metricsText(), 'redis_probe_token_refreshes_total', { credential: 'wi', result: 'success' }) ?? 0) >= 3,
+      {
+        timeoutMs: 20_000,
+        intervalMs: 200,
+        message: 'three tokens through workload identity',
+      },
+    );
     const text = await probe.metricsText();
     assert.equal(sampleValue(text, 'redis_probe_success', { target: 'aks' }), 1);
     assert.equal(sampleValue(text, 'redis_probe_token_refreshes_total', { credential: 'wi', result: 'failure' }), 0);

@@ -113,7 +113,10 @@ describe('faults on a fake clock: every timer the daemon arms is cleared', { tim
     const fromMs = performance.now();
     ticks.tick(EVERY_SECOND, clock.now(), 1_000);
     const others = await settle(['fc-healthy', 'fc-reset', 'fc-long'], fromMs);
-    assert.ok([...others.values()].every((cycle) => cycle.ok), 'the neighbours did not wait for the stalled target');
+    assert.ok(
+      [...others.values()].every((cycle) => cycle.ok),
+      'the neighbours did not wait for the stalled target',
+    );
     await inFlight(1);
     assert.equal(clock.pendingTimers()[0]?.dueInMs, TIMEOUT_MS, 'exactly the stalled step timeout is armed');
     await clock.advanceAsync(TIMEOUT_MS - 1);

@@ -42,7 +42,10 @@ process.on('uncaughtException', (error) => errors.push(`uncaughtException: ${Str
 const reasons = new Map<string, number>();
 const sink = new Writable({
   write(chunk: Buffer, _encoding, done) {
-    for (const text of chunk.toString().split('\n').filter((part) => part !== '')) {
+    for (const text of chunk
+      .toString()
+      .split('\n')
+      .filter((part) => part !== '')) {
       const line = JSON.parse(text) as { message?: string; reason?: string; step?: string };
       const outcome = line.message === 'probe cycle failed' ? `${line.step}/${line.reason}` : line.message === 'probe cycle succeeded' ? 'success' : undefined;
       if (outcome !== undefined) reasons.set(outcome, (reasons.get(outcome) ?? 0) + 1);

@@ -78,7 +78,10 @@ describe(`${CYCLES} failing cycles leak neither memory, nor handles, nor sockets
       assert.deepEqual(report.errors, []);
       assert.deepEqual(report.reasons, { [expected]: CYCLES }, 'every cycle failed with the expected step and reason');
       assert.ok(growth < MAX_HEAP_GROWTH_BYTES, `heap grew by ${growth} bytes over ${CYCLES} cycles`);
-      assert.ok(report.handlesAfter <= report.handlesBefore + 1, `handles ${report.handlesBefore} → ${report.handlesAfter}: ${report.resourcesAfter.join(' ')}`);
+      assert.ok(
+        report.handlesAfter <= report.handlesBefore + 1,
+        `handles ${report.handlesBefore} → ${report.handlesAfter}: ${report.resourcesAfter.join(' ')}`,
+      );
       assert.ok(report.socketsAfter <= report.socketsBefore, `sockets ${report.socketsBefore} → ${report.socketsAfter}`);
       // Whatever the daemon opened through the proxy was closed, seen from the other end too.
       assert.equal(proxy.connectionCount(), 0);

@@ -53,11 +53,13 @@ after(async () => {
 });
 
 const proxy = (fault: (typeof FAULTS)[number]): FaultProxy => proxies.get(fault)!;
-const setMode = (fault: (typeof FAULTS)[number], mode: FaultMode, resetOpen = false) => async () => {
-  await proxy(fault).setMode(mode);
-  // Modes that act on new connections only need the open one dropped to take effect.
-  if (resetOpen) proxy(fault).resetAll();
-};
+const setMode =
+  (fault: (typeof FAULTS)[number], mode: FaultMode, resetOpen = false) =>
+  async () => {
+    await proxy(fault).setMode(mode);
+    // Modes that act on new connections only need the open one dropped to take effect.
+    if (resetOpen) proxy(fault).resetAll();
+  };
 
 describe('network faults are reported by step and reason, and healed without a restart', { timeout: 120_000 }, () => {
   it('latency beyond the timeout: ping/timeout', async () => {

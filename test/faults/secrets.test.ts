@@ -98,16 +98,23 @@ targets:
     await waitFor(
       async () => {
         const text = await scrape().catch(() => '');
-        return ['inline-ok', 'stalled-auth', 'refused-auth', 'garbled-auth'].every((target) => (sampleValue(text, 'redis_probe_cycles_total', { target }) ?? 0) >= 3);
+        return ['inline-ok', 'stalled-auth', 'refused-auth', 'garbled-auth'].every(
+          (target) => (sampleValue(text, 'redis_probe_cycles_total', { target }) ?? 0) >= 3,
+        );
       },
       { timeoutMs: 15_000, intervalMs: 250, message: 'three cycles of every target' },
     );
     daemon.kill('SIGTERM');
     const run = await exited;
     assert.equal(run.code, 0, run.stderr);
-    const lines = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = run.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     const reasonOf = (target: string) =>
-      new Set(lines.filter((line) => line.target === target && line.message === 'probe cycle failed').map((line) => `${String(line.step)}/${String(line.reason)}`));
+      new Set(
+        lines.filter((line) => line.target === target && line.message === 'probe cycle failed').map((line) => `${String(line.step)}/${String(line.reason)}`),
+      );
     // The faults really happened, with the secrets in play.
     assert.deepEqual([...reasonOf('inline-ok'), ...reasonOf('file-ok')], []);
     assert.ok(reasonOf('env-noperm').has('set/noperm'));
@@ -116,7 +123,9 @@ targets:
     for (const target of ['garbled-auth', 'reset-auth', 'stalled-auth']) assert.ok(reasonOf(target).size > 0, `${target} failed`);
     t.diagnostic(
       `scanned ${lines.length} log lines, ${run.stderr.length} bytes of stderr and ${pages.length} pages; failures seen: ` +
-        ['env-noperm', 'wrong-password', 'garbled-auth', 'reset-auth', 'stalled-auth', 'refused-auth'].map((target) => `${target} ${[...reasonOf(target)].join('+')}`).join(', '),
+        ['env-noperm', 'wrong-password', 'garbled-auth', 'reset-auth', 'stalled-auth', 'refused-auth']
+          .map((target) => `${target} ${[...reasonOf(target)].join('+')}`)
+          .join(', '),
     );
     assert.deepEqual(leaks(run.stdout), [], 'stdout');
     assert.deepEqual(leaks(run.stderr), [], 'stderr');

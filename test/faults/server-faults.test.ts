@@ -106,7 +106,13 @@ after(async () => {
   processFaults.dispose();
 });
 
-const call = (name: string, ...args: string[]) => () => adminOf.get(name)!.call(args[0]!, ...args.slice(1)).then(() => undefined);
+const call =
+  (name: string, ...args: string[]) =>
+  () =>
+    adminOf
+      .get(name)!
+      .call(args[0]!, ...args.slice(1))
+      .then(() => undefined);
 
 describe('server-side faults are reported by step and reason, and healed without a restart', { timeout: 150_000 }, () => {
   it('SIGSTOP: ping/timeout; SIGCONT heals', async () => {
@@ -189,14 +195,18 @@ describe('server-side faults are reported by step and reason, and healed without
     await waitFor(() => cycleEntries(harness.logger.entries, target, syncMs).some((cycle) => cycle.ok), { timeoutMs: 3 * CYCLE_MS, intervalMs: 5 });
     const killedAtMs = performance.now();
     await killProbeConnection(adminOf.get('clientkill')!, target);
-    const reconnect = await waitFor(
-      () => cycleEntries(harness.logger.entries, target, killedAtMs).find((cycle) => cycle.trigger === 'connection_lost'),
-      { timeoutMs: 500, intervalMs: 5, message: 'a cycle triggered by the lost connection, well before the next tick' },
-    );
+    const reconnect = await waitFor(() => cycleEntries(harness.logger.entries, target, killedAtMs).find((cycle) => cycle.trigger === 'connection_lost'), {
+      timeoutMs: 500,
+      intervalMs: 5,
+      message: 'a cycle triggered by the lost connection, well before the next tick',
+    });
     const detectedMs = reconnect.atMs - killedAtMs;
     assert.equal(reconnect.ok, true, `${reconnect.step}/${reconnect.reason}: ${reconnect.error}`);
     assert.ok('connect' in reconnect.steps, 'the lost connection is replaced');
-    assert.deepEqual(cycleEntries(harness.logger.entries, target, killedAtMs).filter((cycle) => !cycle.ok), []);
+    assert.deepEqual(
+      cycleEntries(harness.logger.entries, target, killedAtMs).filter((cycle) => !cycle.ok),
+      [],
+    );
     assert.equal(successOf(await harness.scrape(), target), 1);
     rows.push({ fault: 'CLIENT KILL (between cycles)', target, observed: 'no failure: reconnect cycle (connection_lost)', detectedMs, recoveredMs: 0 });
   });
@@ -271,7 +281,13 @@ describe('server-side faults are reported by step and reason, and healed without
     await aclAdmin.call('ACL', 'SETUSER', 'perm', '+client');
     const restoredAtMs = performance.now();
     await waitFor(async () => supported(await harness.scrape()) === 1, { timeoutMs: CYCLE_MS + TIMEOUT_MS + SLACK_MS, message: 'client_list supported again' });
-    rows.push({ fault: 'ACL SETUSER -client', target, observed: 'no failure: step_supported{client_list}=0', detectedMs, recoveredMs: performance.now() - restoredAtMs });
+    rows.push({
+      fault: 'ACL SETUSER -client',
+      target,
+      observed: 'no failure: step_supported{client_list}=0',
+      detectedMs,
+      recoveredMs: performance.now() - restoredAtMs,
+    });
   });
 
   it('requirepass changed underneath: auth/auth once the connection is re-made', async () => {

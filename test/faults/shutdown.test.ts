@@ -87,7 +87,10 @@ describe('shutdown with cycles in flight against stalled targets', { timeout: 60
     assert.equal(run.code, 0, run.stderr);
     assert.ok(tookMs < GRACE_MS + EXIT_SLACK_MS, `exited after ${Math.round(tookMs)} ms`);
     assert.ok(tookMs >= GRACE_MS - 100, 'in-flight cycles got their grace period');
-    const lines = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = run.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     assert.ok(lines.some((line) => line.message === 'shutting down' && line.signal === 'SIGTERM'));
     assert.ok(lines.some((line) => line.message === 'grace period over: abandoning cycles still in flight'));
     assert.equal(lines.at(-1)?.message, 'stopped', 'the last line says the daemon stopped');
@@ -95,7 +98,10 @@ describe('shutdown with cycles in flight against stalled targets', { timeout: 60
     await waitFor(() => proxies.every((proxy) => proxy.connectionCount() === 0), { timeoutMs: 2_000, message: 'stalled connections closed' });
   });
 
-  for (const [second, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+  for (const [second, code] of [
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+  ] as const) {
     it(`SIGTERM then ${second}: the second signal exits at once with ${code} (128 + signal number)`, async (t) => {
       const { child, exited } = await startStalledDaemon(`twice-${second}`);
       let stdout = '';
@@ -110,14 +116,21 @@ describe('shutdown with cycles in flight against stalled targets', { timeout: 60
       t.diagnostic(`SIGTERM then ${second} → exit ${run.code} after ${Math.round(tookMs)} ms`);
       assert.equal(run.code, code);
       assert.ok(tookMs < 500, `the second signal exited after ${Math.round(tookMs)} ms`);
-      const lines = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+      const lines = run.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
       assert.equal(lines.at(-1)?.message, 'second signal: exiting at once');
     });
   }
 });
 
 /** The JSON lines a run printed, in order. */
-const logLines = (stdout: string) => stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+const logLines = (stdout: string) =>
+  stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 
 describe('shutdown is bounded by server.shutdownGrace whatever is in flight', { timeout: 60_000 }, () => {
   // A cycle would hang for 60 s (the probe timeout), well past this test's own 30 s timeout, so an exit at all

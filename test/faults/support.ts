@@ -299,7 +299,11 @@ export function assertHealthyNeighbours(logger: CapturingLogger, fromMs: number,
   for (const target of HEALTHY_TARGETS) {
     const cycles = cycleEntries(logger.entries, target, fromMs).filter((cycle) => cycle.atMs <= toMs);
     const failed = cycles.filter((cycle) => !cycle.ok);
-    assert.deepEqual(failed.map((cycle) => `${cycle.step}/${cycle.reason}: ${cycle.error}`), [], `${target} never failed`);
+    assert.deepEqual(
+      failed.map((cycle) => `${cycle.step}/${cycle.reason}: ${cycle.error}`),
+      [],
+      `${target} never failed`,
+    );
     assert.ok(cycles.length >= Math.floor(seconds * 0.8) - 1, `${target} ran ${cycles.length} cycles in ${seconds.toFixed(1)} s`);
     all.push(...cycles);
   }
@@ -310,7 +314,11 @@ export function assertHealthyNeighbours(logger: CapturingLogger, fromMs: number,
   assert.ok(percentile(commandMs, 99) < 200, `healthy command p99 ${percentile(commandMs, 99)} ms`);
   assert.ok(Math.max(...commandMs) < 350, `no healthy step waited on a broken neighbour (max ${Math.max(...commandMs)} ms)`);
   const errors = logger.entries.filter((entry) => entry.level === 'error');
-  assert.deepEqual(errors.map((entry) => entry.message), [], 'no cycle crashed and no error was logged');
+  assert.deepEqual(
+    errors.map((entry) => entry.message),
+    [],
+    'no cycle crashed and no error was logged',
+  );
   return (
     `healthy neighbours: ${all.length} cycles in ${seconds.toFixed(1)} s, all ok; PING p50 ${percentile(pingMs, 50)} ms, ` +
     `p99 ${p99} ms, max ${Math.max(...pingMs)} ms; every command step p99 ${percentile(commandMs, 99)} ms`

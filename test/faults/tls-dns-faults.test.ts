@@ -56,8 +56,31 @@ const execFileAsync = promisify(execFile);
 async function untrustedLeaf(dir: string): Promise<{ certPath: string; keyPath: string }> {
   await execFileAsync(
     'openssl',
-    ['req', '-x509', '-config', 'openssl.cnf', '-extensions', 'server_ext', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-      '-keyout', 'untrusted.key', '-out', 'untrusted.crt', '-subj', '/CN=localhost', '-days', '30', '-CA', 'other-ca.crt', '-CAkey', 'other-ca.key'],
+    [
+      'req',
+      '-x509',
+      '-config',
+      'openssl.cnf',
+      '-extensions',
+      'server_ext',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      'untrusted.key',
+      '-out',
+      'untrusted.crt',
+      '-subj',
+      '/CN=localhost',
+      '-days',
+      '30',
+      '-CA',
+      'other-ca.crt',
+      '-CAkey',
+      'other-ca.key',
+    ],
     { cwd: dir, timeout: 10_000 },
   );
   return { certPath: join(dir, 'untrusted.crt'), keyPath: join(dir, 'untrusted.key') };

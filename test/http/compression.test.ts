@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { request } from 'node:http';
 import { gunzipSync } from 'node:zlib';
-import { ProbeRegistry } from '../../src/metrics/probe-metrics.ts';
+import { ProbeRegistry } from '../../src/metrics/registry.ts';
 import { ScalarFamily } from '../../src/metrics/families.ts';
 import { startHttpServer } from '../../src/http/http-server.ts';
 import type { HttpServer } from '../../src/http/http-server.ts';
@@ -35,8 +35,10 @@ function rawGet(port: number, path: string, headers: Record<string, string> = {}
 
 describe('acceptsGzip', () => {
   it('reads Accept-Encoding as Prometheus, curl and browsers send it', () => {
-    for (const header of ['gzip', 'GZIP', 'deflate, gzip', 'gzip;q=0.5', 'br;q=1.0, gzip;q=0.8, *;q=0.1', '*', 'x-gzip', 'identity, gzip']) assert.ok(acceptsGzip(header), header);
-    for (const header of [undefined, '', 'identity', 'br', 'deflate', 'gzip;q=0', 'gzip;q=0.0, *', '*;q=0', 'gzip;q=nonsense']) assert.ok(!acceptsGzip(header), String(header));
+    for (const header of ['gzip', 'GZIP', 'deflate, gzip', 'gzip;q=0.5', 'br;q=1.0, gzip;q=0.8, *;q=0.1', '*', 'x-gzip', 'identity, gzip'])
+      assert.ok(acceptsGzip(header), header);
+    for (const header of [undefined, '', 'identity', 'br', 'deflate', 'gzip;q=0', 'gzip;q=0.0, *', '*;q=0', 'gzip;q=nonsense'])
+      assert.ok(!acceptsGzip(header), String(header));
   });
 });
 
@@ -56,12 +58,19 @@ describe('/metrics compression', { timeout: 60_000 }, () => {
 
   before(async () => {
     registry = new ProbeRegistry();
-    server = await startHttpServer('127.0.0.1', 0, { metrics: registry, isLive: () => true, isReady: () => true, status: () => ({ targets: [] }), logger }, { stalledReaderTimeoutMs: STALLED_READER_TIMEOUT_MS });
+    server = await startHttpServer(
+      '127.0.0.1',
+      0,
+      { metrics: registry, isLive: () => true, isReady: () => true, status: () => ({ targets: [] }), logger },
+      { stalledReaderTimeoutMs: STALLED_READER_TIMEOUT_MS },
+    );
   });
   after(() => server.close());
 
   it('answers gzip, chunked, to a scraper that accepts it, and plain to one that does not; both say Vary: Accept-Encoding', async () => {
-    const family = registry.addFamily(new ScalarFamily({ type: 'gauge', name: 'gzip_test_big', help: 'Many series.', scopeLabels: ['target'], seriesLabels: ['n'] }));
+    const family = registry.addFamily(
+      new ScalarFamily({ type: 'gauge', name: 'gzip_test_big', help: 'Many series.', scopeLabels: ['target'], seriesLabels: ['n'] }),
+    );
     try {
       for (let target = 0; target < 200; target++) for (let n = 0; n < 100; n++) family.series({ target: `t${target}`, n: String(n) }).set(n);
       const expected = await registry.metrics();
@@ -81,10 +90,13 @@ describe('/metrics compression', { timeout: 60_000 }, () => {
         assert.equal(plain.body.toString('utf8'), expected);
       }
       const head = await new Promise<RawAnswer>((resolve, reject) => {
-        const req = request({ host: '127.0.0.1', port: server.port, path: '/metrics', method: 'HEAD', headers: { 'Accept-Encoding': 'gzip' }, agent: false }, (response) => {
-          response.resume();
-          response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.alloc(0) }));
-        });
+        const req = request(
+          { host: '127.0.0.1', port: server.port, path: '/metrics', method: 'HEAD', headers: { 'Accept-Encoding': 'gzip' }, agent: false },
+          (response) => {
+            response.resume();
+            response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.alloc(0) }));
+          },
+        );
         req.on('error', reject);
         req.end();
       });
@@ -96,10 +108,13 @@ describe('/metrics compression', { timeout: 60_000 }, () => {
   });
 
   it('a gzip scraper that hangs up mid-stream or stops reading is let go, and the next scrape is whole', async () => {
-    const family = registry.addFamily(new ScalarFamily({ type: 'gauge', name: 'gzip_test_wide', help: 'Label values that do not compress.', scopeLabels: ['target'], seriesLabels: ['n'] }));
+    const family = registry.addFamily(
+      new ScalarFamily({ type: 'gauge', name: 'gzip_test_wide', help: 'Label values that do not compress.', scopeLabels: ['target'], seriesLabels: ['n'] }),
+    );
     try {
       // Random label values compress poorly: the gzip output still outgrows loopback's socket buffers.
-      for (let target = 0; target < 1_000; target++) for (let n = 0; n < 200; n++) family.series({ target: `t${target}`, n: randomBytes(40).toString('base64') });
+      for (let target = 0; target < 1_000; target++)
+        for (let n = 0; n < 200; n++) family.series({ target: `t${target}`, n: randomBytes(40).toString('base64') });
       const expected = await registry.metrics();
 
       const hangUp = connect({ host: '127.0.0.1', port: server.port });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { Counter } from 'prom-client';
-import { ProbeRegistry } from '../../src/metrics/probe-metrics.ts';
+import { ProbeRegistry } from '../../src/metrics/registry.ts';
 import { ScalarFamily } from '../../src/metrics/families.ts';
 import { startHttpServer } from '../../src/http/http-server.ts';
 import type { HttpServer } from '../../src/http/http-server.ts';
@@ -161,7 +161,9 @@ describe('startHttpServer with short slow-client limits', { timeout: 30_000 }, (
   });
 
   it('streams a large exposition in chunks, whole, and stops writing when the scraper hangs up', async () => {
-    const family = registry.addFamily(new ScalarFamily({ type: 'gauge', name: 'http_test_big', help: 'Many series.', scopeLabels: ['target'], seriesLabels: ['n'] }));
+    const family = registry.addFamily(
+      new ScalarFamily({ type: 'gauge', name: 'http_test_big', help: 'Many series.', scopeLabels: ['target'], seriesLabels: ['n'] }),
+    );
     try {
       for (let target = 0; target < 200; target++) for (let n = 0; n < 100; n++) family.series({ target: `t${target}`, n: String(n) }).set(n);
       const expected = await registry.metrics();
@@ -182,7 +184,9 @@ describe('startHttpServer with short slow-client limits', { timeout: 30_000 }, (
   });
 
   it('cuts off a scraper that stops reading /metrics, and serves the next one whole', async () => {
-    const family = registry.addFamily(new ScalarFamily({ type: 'gauge', name: 'http_test_wide', help: 'Long label values.', scopeLabels: ['target'], seriesLabels: ['n'] }));
+    const family = registry.addFamily(
+      new ScalarFamily({ type: 'gauge', name: 'http_test_wide', help: 'Long label values.', scopeLabels: ['target'], seriesLabels: ['n'] }),
+    );
     const padding = 'p'.repeat(60);
     try {
       // ~25 MB: more than loopback's socket buffers hold, so the writes must wait for the reader.
@@ -315,10 +319,13 @@ targets:
       const held = await descriptors();
       assert.equal((await fetch(`${base}/healthz`)).status, 200);
       // The garbage ones are answered at once, the slow ones after the 5 s headers timeout (checked every second).
-      const after = await waitFor(async () => {
-        const count = await descriptors();
-        return count <= baseline ? count : false;
-      }, { timeoutMs: 15_000, intervalMs: 250, message: `the daemon's descriptors to return to ${baseline}` }).catch(async (error: unknown) => {
+      const after = await waitFor(
+        async () => {
+          const count = await descriptors();
+          return count <= baseline ? count : false;
+        },
+        { timeoutMs: 15_000, intervalMs: 250, message: `the daemon's descriptors to return to ${baseline}` },
+      ).catch(async (error: unknown) => {
         t.diagnostic(`descriptors: ${baseline} before, ${held} with ${BAD_CLIENTS} bad clients, ${await descriptors()} after the timeouts`);
         throw error;
       });

@@ -18,13 +18,23 @@ const { version } = JSON.parse(await readFile(join(import.meta.dirname, '..', '.
 const SECRET = 'status-page-secret-L9p2';
 /** Debian's chromium (scripts/test.sh installs it), flags for a quiet, offline, sandbox-less CI run. */
 const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 describe('status page content negotiation and escaping', () => {
   it('HTML only for a client that asks for it before JSON', () => {
     assert.ok(wantsHtml('text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8'));
     assert.ok(wantsHtml('text/html'));
-    for (const accept of [undefined, '*/*', 'application/json', 'application/json, text/html;q=0.5', 'text/html;q=0', 'text/plain']) assert.ok(!wantsHtml(accept), String(accept));
+    for (const accept of [undefined, '*/*', 'application/json', 'application/json, text/html;q=0.5', 'text/html;q=0', 'text/plain'])
+      assert.ok(!wantsHtml(accept), String(accept));
   });
 
   it('escapes every value', () => {
@@ -82,8 +92,15 @@ targets:
     exited = collect(daemon, 120_000);
     await waitFor(
       async () => {
-        const status = (await (await fetch(`${base}/`)).json()) as { targets: { target: string; lastCycle?: unknown }[]; credentials: { tokenState: string }[] };
-        return status.targets.length === 3 && status.targets.every((target) => target.lastCycle) && status.credentials.some((credential) => credential.tokenState === 'failing');
+        const status = (await (await fetch(`${base}/`)).json()) as {
+          targets: { target: string; lastCycle?: unknown }[];
+          credentials: { tokenState: string }[];
+        };
+        return (
+          status.targets.length === 3 &&
+          status.targets.every((target) => target.lastCycle) &&
+          status.credentials.some((credential) => credential.tokenState === 'failing')
+        );
       },
       { timeoutMs: 30_000, intervalMs: 200, message: 'a cycle of every target and a failed token request' },
     );

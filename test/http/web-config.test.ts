@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { Counter } from 'prom-client';
-import { ProbeRegistry } from '../../src/metrics/probe-metrics.ts';
+import { ProbeRegistry } from '../../src/metrics/registry.ts';
 import { startHttpServer } from '../../src/http/http-server.ts';
 import type { HttpServer } from '../../src/http/http-server.ts';
 import { WebConfigError, loadWebConfig } from '../../src/http/web-config.ts';
@@ -94,7 +94,12 @@ async function serve(webYaml: string, name: string): Promise<{ server: HttpServe
   const registry = new ProbeRegistry();
   new Counter({ name: 'web_test_total', help: 'A sample.', registers: [registry] }).inc();
   const web = load(await webConfigFile(name, webYaml));
-  const server = await startHttpServer('127.0.0.1', 0, { metrics: registry, isLive: () => true, isReady: () => true, status: () => ({ targets: [] }), logger: silent }, { web });
+  const server = await startHttpServer(
+    '127.0.0.1',
+    0,
+    { metrics: registry, isLive: () => true, isReady: () => true, status: () => ({ targets: [] }), logger: silent },
+    { web },
+  );
   return { server, base: `${web.tls ? 'https' : 'http'}://127.0.0.1:${server.port}` };
 }
 
@@ -173,7 +178,10 @@ describe('web config: TLS and basic auth on the endpoints', { timeout: 60_000 },
   });
 
   it('min_version TLS13 refuses a TLS 1.2 client and serves a TLS 1.3 one', async () => {
-    const { server, base } = await serve(`tls_server_config:\n  cert_file: certs/server.crt\n  key_file: certs/server.key\n  min_version: TLS13\n`, 'tls13.yml');
+    const { server, base } = await serve(
+      `tls_server_config:\n  cert_file: certs/server.crt\n  key_file: certs/server.key\n  min_version: TLS13\n`,
+      'tls13.yml',
+    );
     try {
       await assert.rejects(get(`${base}/healthz`, { ca: certs.ca.certPem, maxVersion: 'TLSv1.2' }), /version|protocol/i);
       assert.equal((await get(`${base}/healthz`, { ca: certs.ca.certPem, maxVersion: 'TLSv1.3' })).status, 200);
@@ -186,28 +194,67 @@ describe('web config: TLS and basic auth on the endpoints', { timeout: 60_000 },
 describe('web config: a bad one is refused with the field and the fix', () => {
   const cases: readonly (readonly [string, string, RegExp])[] = [
     ['unknown key', 'tls_server_config:\n  cert_fil: x\n', /tls_server_config: unknown key "cert_fil"/],
-    ['bad client_auth_type', 'tls_server_config:\n  cert_file: certs/server.crt\n  key_file: certs/server.key\n  client_auth_type: Always\n', /tls_server_config\.client_auth_type: must be one of NoClientCert, .*RequireAndVerifyClientCert/],
-    ['bad min_version', 'tls_server_config:\n  cert_file: certs/server.crt\n  key_file: certs/server.key\n  min_version: TLS11\n', /tls_server_config\.min_version: must be TLS12 or TLS13/],
+    [
+      'bad client_auth_type',
+      'tls_server_config:\n  cert_file: certs/server.crt\n  key_file: certs/server.key\n  client_auth_type: Always\n',
+      /tls_server_config\.client_auth_type: must be one of NoClientCert, .*RequireAndVerifyClientCert/,
+    ],
+    [
+      'bad min_version',
+      'tls_server_config:\n  cert_file: certs/server.crt\n  key_file: certs/server.key\n  min_version: TLS11\n',
+      /tls_server_config\.min_version: must be TLS12 or TLS13/,
+    ],
     ['cert without key', 'tls_server_config:\n  cert_file: certs/server.crt\n', /tls_server_config\.key_file: is required with cert_file/],
-    ['missing cert file', 'tls_server_config:\n  cert_file: certs/nope.crt\n  key_file: certs/server.key\n', /tls_server_config\.cert_file: cannot read certs\/nope\.crt \(no such file\)/],
-    ['key of another cert', 'tls_server_config:\n  cert_file: certs/server.crt\n  key_file: certs/client.key\n', /tls_server_config: the certificate, key and client CA do not form a usable TLS setup/],
-    ['not a certificate', 'tls_server_config:\n  cert_file: certs/openssl.cnf\n  key_file: certs/server.key\n', /tls_server_config\.cert_file: is not a PEM certificate/],
-    ['verify without CA', 'tls_server_config:\n  cert_file: certs/server.crt\n  key_file: certs/server.key\n  client_auth_type: RequireAndVerifyClientCert\n', /tls_server_config\.client_ca_file: is required with client_auth_type RequireAndVerifyClientCert/],
-    ['CA without client auth', 'tls_server_config:\n  cert_file: certs/server.crt\n  key_file: certs/server.key\n  client_ca_file: certs/ca.crt\n', /client_auth_type is NoClientCert; set client_auth_type: RequireAndVerifyClientCert/],
-    ['plain password', 'basic_auth_users:\n  prometheus: hunter2\n', /basic_auth_users\["prometheus"\]: is not a bcrypt hash; generate one with `htpasswd -nBC 10/],
-    ['unsupported cipher_suites', 'tls_server_config:\n  cert_file: certs/server.crt\n  key_file: certs/server.key\n  cipher_suites: [TLS_AES_128_GCM_SHA256]\n', /tls_server_config\.cipher_suites: is not supported by redis-probe/],
+    [
+      'missing cert file',
+      'tls_server_config:\n  cert_file: certs/nope.crt\n  key_file: certs/server.key\n',
+      /tls_server_config\.cert_file: cannot read certs\/nope\.crt \(no such file\)/,
+    ],
+    [
+      'key of another cert',
+      'tls_server_config:\n  cert_file: certs/server.crt\n  key_file: certs/client.key\n',
+      /tls_server_config: the certificate, key and client CA do not form a usable TLS setup/,
+    ],
+    [
+      'not a certificate',
+      'tls_server_config:\n  cert_file: certs/openssl.cnf\n  key_file: certs/server.key\n',
+      /tls_server_config\.cert_file: is not a PEM certificate/,
+    ],
+    [
+      'verify without CA',
+      'tls_server_config:\n  cert_file: certs/server.crt\n  key_file: certs/server.key\n  client_auth_type: RequireAndVerifyClientCert\n',
+      /tls_server_config\.client_ca_file: is required with client_auth_type RequireAndVerifyClientCert/,
+    ],
+    [
+      'CA without client auth',
+      'tls_server_config:\n  cert_file: certs/server.crt\n  key_file: certs/server.key\n  client_ca_file: certs/ca.crt\n',
+      /client_auth_type is NoClientCert; set client_auth_type: RequireAndVerifyClientCert/,
+    ],
+    [
+      'plain password',
+      'basic_auth_users:\n  prometheus: hunter2\n',
+      /basic_auth_users\["prometheus"\]: is not a bcrypt hash; generate one with `htpasswd -nBC 10/,
+    ],
+    [
+      'unsupported cipher_suites',
+      'tls_server_config:\n  cert_file: certs/server.crt\n  key_file: certs/server.key\n  cipher_suites: [TLS_AES_128_GCM_SHA256]\n',
+      /tls_server_config\.cipher_suites: is not supported by redis-probe/,
+    ],
     ['bad YAML', 'basic_auth_users: [\n', /yaml: .*fix the YAML syntax/],
   ];
   for (const [name, yaml, expected] of cases) {
     it(name, async () => {
       const path = await webConfigFile(`bad-${name.replaceAll(' ', '-')}.yml`, yaml);
-      assert.throws(() => load(path), (error: unknown) => {
-        assert.ok(error instanceof WebConfigError);
-        assert.match(error.message, expected);
-        // A pasted password must never be echoed.
-        assert.ok(!error.message.includes('hunter2'));
-        return true;
-      });
+      assert.throws(
+        () => load(path),
+        (error: unknown) => {
+          assert.ok(error instanceof WebConfigError);
+          assert.match(error.message, expected);
+          // A pasted password must never be echoed.
+          assert.ok(!error.message.includes('hunter2'));
+          return true;
+        },
+      );
     });
   }
   it('a missing file names the flag and the config key', () => {
@@ -235,7 +282,10 @@ targets:
   it('validate and run refuse a bad web config with exit 2, naming the field; run never listens', async () => {
     const httpPort = await freePort();
     const config = await configWith('daemon-bad.yaml', httpPort);
-    const bad = await webConfigFile('daemon-bad-web.yml', 'tls_server_config:\n  cert_file: certs/server.crt\n  key_file: certs/server.key\n  client_auth_type: Sometimes\n');
+    const bad = await webConfigFile(
+      'daemon-bad-web.yml',
+      'tls_server_config:\n  cert_file: certs/server.crt\n  key_file: certs/server.key\n  client_auth_type: Sometimes\n',
+    );
     for (const command of ['validate', 'run']) {
       const run = await runCli([command, '--config', config, '--web.config.file', bad]);
       assert.equal(run.code, 2, `${command}: ${run.stderr}`);
@@ -252,7 +302,10 @@ targets:
   it('run with --web.config.file serves /metrics over TLS to the right credentials only', async () => {
     const httpPort = await freePort();
     const config = await configWith('daemon-good.yaml', httpPort);
-    const web = await webConfigFile('daemon-web.yml', `tls_server_config:\n  cert_file: certs/server.crt\n  key_file: certs/server.key\nbasic_auth_users:\n  prometheus: "${hash}"\n`);
+    const web = await webConfigFile(
+      'daemon-web.yml',
+      `tls_server_config:\n  cert_file: certs/server.crt\n  key_file: certs/server.key\nbasic_auth_users:\n  prometheus: "${hash}"\n`,
+    );
     const validate = await runCli(['validate', '--config', config, '--web.config.file', web]);
     assert.equal(validate.code, 0, validate.stderr);
     assert.match(validate.stdout, /http: 127\.0\.0\.1:\d+, TLS \(min TLSv1\.2, client certificates: NoClientCert\), basic auth \(1 user\) on \/metrics and \//);

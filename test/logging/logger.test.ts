@@ -54,7 +54,10 @@ describe('logging', () => {
     logger.debug('detail');
     logger.warn('kept');
     await logger.flush();
-    assert.deepEqual(lines.map((line) => line.message), ['kept']);
+    assert.deepEqual(
+      lines.map((line) => line.message),
+      ['kept'],
+    );
     assert.deepEqual(
       (['error', 'warn', 'info', 'debug'] as const).map((level) => logger.isEnabled(level)),
       [true, true, false, false],
@@ -83,7 +86,10 @@ describe('logging', () => {
     );
     const all = capturingLogger();
     logCycle(all, result, { state: 'up', newlyUnsupported: [] }, { cycles: 'all' });
-    assert.deepEqual(all.entries.map(({ level, fields }) => ({ level, durationMs: fields.durationMs })), [{ level: 'info', durationMs: 1.235 }]);
+    assert.deepEqual(
+      all.entries.map(({ level, fields }) => ({ level, durationMs: fields.durationMs })),
+      [{ level: 'info', durationMs: 1.235 }],
+    );
   });
 
   it('scrubs known secrets from messages and nested fields', async () => {

@@ -130,7 +130,16 @@ describe('maintenance notifications on a real redis-server', { timeout: 60_000 }
     await publish(server, message('NodeMaintenanceEnded'));
     await waitFor(async () => (await count('ended')) === 1, { message: 'Ended to be counted' });
     assert.equal(await inProgress(), 0);
-    for (const [event, expected] of Object.entries({ scheduled: 1, starting: 1, start: 1, failover_complete: 2, scale_complete: 1, ended: 1, unknown: 0, malformed: 0 })) {
+    for (const [event, expected] of Object.entries({
+      scheduled: 1,
+      starting: 1,
+      start: 1,
+      failover_complete: 2,
+      scale_complete: 1,
+      ended: 1,
+      unknown: 0,
+      malformed: 0,
+    })) {
       assert.equal(await count(event), expected, event);
     }
     const notifications = logger.entries.filter((entry) => entry.message === 'maintenance notification');
@@ -167,7 +176,10 @@ describe('maintenance notifications on a real redis-server', { timeout: 60_000 }
     assert.equal(unknown?.level, 'warn');
     assert.equal(unknown?.fields['notificationType'], 'NodeMaintenanceTeleported');
     const malformed = logger.entries.filter((entry) => entry.message === 'malformed maintenance notification ignored');
-    assert.deepEqual(malformed.map((entry) => entry.fields['raw']), ['this is not a notification', '', 'IsReplica|True']);
+    assert.deepEqual(
+      malformed.map((entry) => entry.fields['raw']),
+      ['this is not a notification', '', 'IsReplica|True'],
+    );
     monitor.close();
   });
 
@@ -188,8 +200,14 @@ describe('maintenance notifications on a real redis-server', { timeout: 60_000 }
     assert.deepEqual([subscribed[0], subscribed.at(-1)], ['start', 'reconnect']);
     const failures = logger.entries.filter((entry) => entry.message === 'maintenance subscription failed; retrying');
     const delays = failures.map((entry) => Number(entry.fields['retryInMs']));
-    assert.ok(delays.every((delay, index) => index === 0 || delay >= (delays[index - 1] ?? 0)), `delays never shrink: ${delays.join(', ')}`);
-    assert.ok(delays.every((delay) => delay <= 200), 'bounded by maxDelayMs');
+    assert.ok(
+      delays.every((delay, index) => index === 0 || delay >= (delays[index - 1] ?? 0)),
+      `delays never shrink: ${delays.join(', ')}`,
+    );
+    assert.ok(
+      delays.every((delay) => delay <= 200),
+      'bounded by maxDelayMs',
+    );
     monitor.close();
   });
 
@@ -203,10 +221,13 @@ describe('maintenance notifications on a real redis-server', { timeout: 60_000 }
     // Revoke the first secret: only a connection that AUTHs with the second can subscribe now.
     await server.call('ACL', 'SETUSER', 'prober', `<${PASSWORD_1}`);
     rotating.rotate({ username: 'prober', password: PASSWORD_2 });
-    await waitFor(async () => {
-      const ids = await eventConnections(server);
-      return ids.length === 1 && ids[0] !== before;
-    }, { message: 'a new subscriber to replace the old one' });
+    await waitFor(
+      async () => {
+        const ids = await eventConnections(server);
+        return ids.length === 1 && ids[0] !== before;
+      },
+      { message: 'a new subscriber to replace the old one' },
+    );
     assert.equal(await subscribers(server), 1, 'the old subscriber is gone');
     assert.equal(await authCalls(server), authsBefore + 1, 'one AUTH, on the new connection before it subscribed');
     await publish(server, message('NodeMaintenanceScheduled'));
@@ -234,7 +255,7 @@ describe('maintenance notifications on a real redis-server', { timeout: 60_000 }
     monitor.close();
   });
 
-  it('subscribes over TLS with the target\'s CA and server name', async () => {
+  it("subscribes over TLS with the target's CA and server name", async () => {
     const certs = await generateTlsCerts(await mkdtemp(join(tmpdir(), 'redis-probe-maint-tls-')));
     const tls = await startRedis({ tls: certs });
     servers.push(tls);

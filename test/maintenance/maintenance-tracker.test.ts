@@ -23,7 +23,10 @@ describe('maintenance tracker', () => {
     assert.equal(tracker.record('ended'), true);
     assert.equal(tracker.inProgress, false);
     assert.equal(tracker.record('ended'), false, 'a second Ended is not a change');
-    assert.deepEqual(changes, [[true, 'event'], [false, 'event']]);
+    assert.deepEqual(changes, [
+      [true, 'event'],
+      [false, 'event'],
+    ]);
     tracker.close();
   });
 
@@ -43,7 +46,10 @@ describe('maintenance tracker', () => {
     assert.equal(tracker.inProgress, true);
     clock.advance(1);
     assert.equal(tracker.inProgress, false);
-    assert.deepEqual(changes, [[true, 'event'], [false, 'timeout']]);
+    assert.deepEqual(changes, [
+      [true, 'event'],
+      [false, 'timeout'],
+    ]);
     assert.equal(clock.pendingTimers().length, 0);
   });
 

@@ -69,7 +69,7 @@ describe('parseMaintenanceEvent', () => {
     assert.deepEqual(parsed, { kind: 'event', type: 'starting', notificationType: 'NodeMaintenanceStarting' });
   });
 
-  it('reads timestamps with fractions (up to .NET\'s seven digits) and explicit zones', () => {
+  it("reads timestamps with fractions (up to .NET's seven digits) and explicit zones", () => {
     const at = (text: string) => {
       const parsed = parseMaintenanceEvent(`NotificationType|NodeMaintenanceStart|StartTimeInUTC|${text}`);
       return parsed.kind === 'event' ? parsed.startTimeMs : 'malformed';

@@ -39,8 +39,14 @@ function pair(location: string | undefined) {
   return {
     reference,
     defaults: location !== undefined ? { location } : ({} as Readonly<Record<string, string>>),
-    counter: { ours: new ScalarFamily({ type: 'counter', name: 'c_total', help: 'A counter.', ...options }), theirs: new Counter({ name: 'c_total', help: 'A counter.', labelNames, registers }) },
-    gauge: { ours: new ScalarFamily({ type: 'gauge', name: 'g', help: 'A gauge.', ...options }), theirs: new Gauge({ name: 'g', help: 'A gauge.', labelNames, registers }) },
+    counter: {
+      ours: new ScalarFamily({ type: 'counter', name: 'c_total', help: 'A counter.', ...options }),
+      theirs: new Counter({ name: 'c_total', help: 'A counter.', labelNames, registers }),
+    },
+    gauge: {
+      ours: new ScalarFamily({ type: 'gauge', name: 'g', help: 'A gauge.', ...options }),
+      theirs: new Gauge({ name: 'g', help: 'A gauge.', labelNames, registers }),
+    },
     histogram: {
       ours: new HistogramFamily({ name: 'h_seconds', help: 'A histogram.', buckets: BUCKETS, ...options }),
       theirs: new Histogram({ name: 'h_seconds', help: 'A histogram.', labelNames, buckets: BUCKETS, registers }),
@@ -139,7 +145,13 @@ describe('compact metric families', () => {
     const series = family.series({ target: 't' });
     for (const value of [1, 2, 2.5]) series.observe(value);
     const text = await renderMetrics(new Registry(), { defaultLabels: {}, families: [family] });
-    assert.deepEqual(text.split('\n').slice(2, 7), ['h_bucket{le="1",target="t"} 1', 'h_bucket{le="2",target="t"} 2', 'h_bucket{le="+Inf",target="t"} 3', 'h_sum{target="t"} 5.5', 'h_count{target="t"} 3']);
+    assert.deepEqual(text.split('\n').slice(2, 7), [
+      'h_bucket{le="1",target="t"} 1',
+      'h_bucket{le="2",target="t"} 2',
+      'h_bucket{le="+Inf",target="t"} 3',
+      'h_sum{target="t"} 5.5',
+      'h_count{target="t"} 3',
+    ]);
   });
 
   it('refuses a series without a scope, and removes a scope with every series in it', async () => {

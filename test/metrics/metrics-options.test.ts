@@ -32,9 +32,21 @@ describe('metrics.detail', () => {
   });
 
   it('keeps the older keys as overrides, so the configs that set them still load and mean what they said', () => {
-    assert.deepEqual(parse(`metrics: { stepHistograms: false, preinitialiseFailures: false }\n${TARGETS}`).metrics, { detail: 'standard', stepHistograms: false, preinitialiseFailures: false });
-    assert.deepEqual(parse(`metrics: { preinitialiseFailures: true }\n${TARGETS}`).metrics, { detail: 'standard', stepHistograms: true, preinitialiseFailures: true });
-    assert.deepEqual(parse(`metrics: { detail: full, preinitialiseFailures: false }\n${TARGETS}`).metrics, { detail: 'full', stepHistograms: true, preinitialiseFailures: false });
+    assert.deepEqual(parse(`metrics: { stepHistograms: false, preinitialiseFailures: false }\n${TARGETS}`).metrics, {
+      detail: 'standard',
+      stepHistograms: false,
+      preinitialiseFailures: false,
+    });
+    assert.deepEqual(parse(`metrics: { preinitialiseFailures: true }\n${TARGETS}`).metrics, {
+      detail: 'standard',
+      stepHistograms: true,
+      preinitialiseFailures: true,
+    });
+    assert.deepEqual(parse(`metrics: { detail: full, preinitialiseFailures: false }\n${TARGETS}`).metrics, {
+      detail: 'full',
+      stepHistograms: true,
+      preinitialiseFailures: false,
+    });
   });
 
   it('rejects an unknown detail with its field path and the values it takes', () => {
@@ -79,7 +91,6 @@ describe('metrics.detail', () => {
 });
 
 describe('metrics.stepHistograms', () => {
-
   it('rejects a non-boolean and unknown keys with their field paths', () => {
     assert.throws(
       () => parse(`metrics: { stepHistograms: "no", histograms: 1 }\n${TARGETS}`),

@@ -14,7 +14,10 @@ const COUNT = 1_000;
 
 /** `count` targets with a shared label and one of ten others, so target_info's label set grows and shrinks with them. */
 function config(count: number, extra: readonly string[] = []): DaemonConfig {
-  const targets = Array.from({ length: count }, (_, index) => `  - { name: t${index}, host: 127.0.0.1, port: ${10_000 + index}, labels: { team: shared, own${index % 10}: v${index} } }`);
+  const targets = Array.from(
+    { length: count },
+    (_, index) => `  - { name: t${index}, host: 127.0.0.1, port: ${10_000 + index}, labels: { team: shared, own${index % 10}: v${index} } }`,
+  );
   const yaml = `defaults: { tls: { enabled: false } }\ntargets:\n${[...targets, ...extra].join('\n')}\n`;
   return parseConfig(yaml, { env: {}, readFile: () => '', baseDir: '/', hostname: () => 'test' });
 }

@@ -41,7 +41,12 @@ describe('metrics', () => {
       target.record({ ...success, unsupportedSteps });
       seen.push(await supportOf());
     }
-    assert.deepEqual(seen, [[1, 0], [1, 0], [1, 1], [0, 0]]);
+    assert.deepEqual(seen, [
+      [1, 0],
+      [1, 0],
+      [1, 1],
+      [0, 0],
+    ]);
   });
 
   it('turns results into the contract series, on a registry of its own', async () => {
@@ -57,8 +62,16 @@ describe('metrics', () => {
     assert.equal(sampleValue(text, 'redis_probe_success', { target: 'a' }), 0);
     assert.equal(sampleValue(text, 'redis_probe_cycle_failures_total', { target: 'a', step: 'connect', reason: 'tls' }), 1);
     assert.equal(sampleValue(text, 'redis_probe_cycle_failures_total', { target: 'a', step: 'auth', reason: 'token' }), 0);
-    assert.equal(sampleValue(text, 'redis_probe_cycle_failures_total', { target: 'b', step: 'auth', reason: 'auth' }), undefined, 'no auth step without a credential');
-    assert.equal(sampleValue(text, 'redis_probe_step_duration_seconds_bucket', { target: 'a', step: 'ping', le: '0.0005' }), 1, '0.3 ms lands in the first bucket');
+    assert.equal(
+      sampleValue(text, 'redis_probe_cycle_failures_total', { target: 'b', step: 'auth', reason: 'auth' }),
+      undefined,
+      'no auth step without a credential',
+    );
+    assert.equal(
+      sampleValue(text, 'redis_probe_step_duration_seconds_bucket', { target: 'a', step: 'ping', le: '0.0005' }),
+      1,
+      '0.3 ms lands in the first bucket',
+    );
     assert.equal(sampleValue(text, 'redis_probe_step_duration_seconds_bucket', { target: 'a', step: 'set', le: '0.0005' }), 0);
     assert.equal(sampleValue(text, 'redis_probe_cycle_duration_seconds_count', { target: 'a' }), 1, 'failed cycles are not latency samples');
     assert.equal(sampleValue(text, 'redis_probe_last_success_timestamp_seconds', { target: 'a' }), 1_700_000_000.0015);
@@ -79,7 +92,13 @@ describe('metrics', () => {
     target.record(success);
     target.remove();
     const text = await metrics.registry.metrics();
-    assert.ok(!text.includes('target="gone"'), text.split('\n').filter((line) => line.includes('gone')).join('\n'));
+    assert.ok(
+      !text.includes('target="gone"'),
+      text
+        .split('\n')
+        .filter((line) => line.includes('gone'))
+        .join('\n'),
+    );
   });
 
   it('drops the misnamed _total gauges of the default Node metrics and passes promtool', async () => {

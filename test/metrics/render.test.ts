@@ -80,7 +80,8 @@ describe('sliced /metrics rendering', () => {
         const promClientPart = await promClientText(metrics.registry);
         assert.equal(text.slice(0, promClientPart.length), promClientPart);
         assert.match(text.slice(promClientPart.length), /^\n# HELP redis_probe_success /);
-        for (const linesPerSlice of [1, 7, 1_000_000]) assert.equal(await joined(metrics.registry.chunks({ linesPerSlice })), text, `slices of ${linesPerSlice}`);
+        for (const linesPerSlice of [1, 7, 1_000_000])
+          assert.equal(await joined(metrics.registry.chunks({ linesPerSlice })), text, `slices of ${linesPerSlice}`);
         const check = await promtoolCheckMetrics(text);
         assert.equal(check.code, 0, check.output);
       });
@@ -115,14 +116,20 @@ describe('sliced /metrics rendering', () => {
     const registry = new Registry();
     registry.setDefaultLabels({ site: 's1' });
     new Counter({ name: 'plain_total', help: 'Help with \\ and\nnewline.', registers: [registry] }).inc(2);
-    new Counter({ name: 'overrides_total', help: 'A series that sets a default label itself.', labelNames: ['site', 'x'], registers: [registry] }).inc({ x: '1', site: 'own' });
+    new Counter({ name: 'overrides_total', help: 'A series that sets a default label itself.', labelNames: ['site', 'x'], registers: [registry] }).inc({
+      x: '1',
+      site: 'own',
+    });
     const gauge = new Gauge({ name: 'odd_values', help: 'NaN and infinities.', labelNames: ['v'], registers: [registry] });
     gauge.set({ v: 'nan' }, Number.NaN);
     gauge.set({ v: 'inf' }, Number.POSITIVE_INFINITY);
     gauge.set({ v: 'minus' }, Number.NEGATIVE_INFINITY);
     gauge.set({ v: 'small' }, 1e-7);
     new Histogram({ name: 'unlabelled_seconds', help: 'No labels of its own.', buckets: [0.1, 1], registers: [registry] }).observe(0.5);
-    new Histogram({ name: 'site_seconds', help: 'Sets the default label itself.', labelNames: ['site'], buckets: [1], registers: [registry] }).observe({ site: 'own' }, 2);
+    new Histogram({ name: 'site_seconds', help: 'Sets the default label itself.', labelNames: ['site'], buckets: [1], registers: [registry] }).observe(
+      { site: 'own' },
+      2,
+    );
     new Summary({ name: 'quantiles', help: 'A summary.', labelNames: ['k'], percentiles: [0.5], registers: [registry] }).observe({ k: 'v' }, 3);
     new Gauge({ name: 'empty', help: 'No series yet.', labelNames: ['k'], registers: [registry] });
     const expected = await promClientText(registry);
@@ -131,7 +138,8 @@ describe('sliced /metrics rendering', () => {
 
   it('yields to the event loop between slices', async () => {
     const metrics = createProbeMetrics({ version: '1', defaultMetrics: false, detail: 'full' });
-    for (let index = 0; index < 50; index++) metrics.registerTarget(targetConfig({ name: `t-${index}`, port: 1 }), { authenticated: false }).record(ok(`t-${index}`));
+    for (let index = 0; index < 50; index++)
+      metrics.registerTarget(targetConfig({ name: `t-${index}`, port: 1 }), { authenticated: false }).record(ok(`t-${index}`));
     let yields = 0;
     const text = await joined(
       metrics.registry.chunks({

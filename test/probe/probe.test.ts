@@ -61,7 +61,10 @@ describe('probe cycle against a real redis-server', { timeout: 60_000 }, () => {
     const probe = probeFor(targetConfig({ name: 'plain', port: plain.port }));
     const first = await probe.runCycle('schedule');
     assert.equal(first.success, true, JSON.stringify(first.failure));
-    assert.deepEqual(first.steps.map((timing) => timing.step), ['connect', 'ping', 'set', 'get', 'client_list']);
+    assert.deepEqual(
+      first.steps.map((timing) => timing.step),
+      ['connect', 'ping', 'set', 'get', 'client_list'],
+    );
     assert.ok(first.steps.every((timing) => timing.durationMs > 0));
     assert.equal(first.observations.pingReply, 'PONG');
     assert.equal(first.observations.getValue, `value-${counter}`);
@@ -71,7 +74,11 @@ describe('probe cycle against a real redis-server', { timeout: 60_000 }, () => {
 
     const second = await probe.runCycle('schedule');
     assert.equal(second.success, true);
-    assert.deepEqual(second.steps.map((timing) => timing.step), ['ping', 'set', 'get', 'client_list'], 'no reconnect');
+    assert.deepEqual(
+      second.steps.map((timing) => timing.step),
+      ['ping', 'set', 'get', 'client_list'],
+      'no reconnect',
+    );
     // The probe key never outlives the probe.
     const ttl = Number(await plain.cli('TTL', 'redis-probe:plain:test'));
     assert.ok(ttl > 0 && ttl <= 60, `ttl ${ttl}`);
@@ -81,7 +88,10 @@ describe('probe cycle against a real redis-server', { timeout: 60_000 }, () => {
     const probe = probeFor(targetConfig({ name: 'subset', port: plain.port, steps: ['get', 'ping'] }));
     const result = await probe.runCycle('manual');
     assert.equal(result.success, true);
-    assert.deepEqual(result.steps.map((timing) => timing.step), ['connect', 'get', 'ping']);
+    assert.deepEqual(
+      result.steps.map((timing) => timing.step),
+      ['connect', 'get', 'ping'],
+    );
   });
 
   it('reports connection_refused at connect', async () => {
@@ -174,7 +184,9 @@ describe('authentication with ACL users', { timeout: 60_000 }, () => {
   });
 
   it('treats a refused CLIENT LIST as unsupported, not as a failure', async () => {
-    const result = await probeFor(targetConfig({ port: server.port }), staticCredential('k', { username: 'no-client', password: PASSWORD })).runCycle('schedule');
+    const result = await probeFor(targetConfig({ port: server.port }), staticCredential('k', { username: 'no-client', password: PASSWORD })).runCycle(
+      'schedule',
+    );
     assert.equal(result.success, true, JSON.stringify(result.failure));
     assert.deepEqual(result.unsupportedSteps, ['client_list']);
   });
@@ -204,9 +216,18 @@ describe('TLS', { timeout: 60_000 }, () => {
   });
 
   it('fails with tls when the name does not match, unless servername says the right one', async () => {
-    const mismatch = await probeFor(targetConfig({ name: 'ip', host: '127.0.0.1', port: server.port, tls: { enabled: true, verify: true, ca: certs.ca.certPem, servername: 'wrong.example' } })).runCycle('schedule');
+    const mismatch = await probeFor(
+      targetConfig({
+        name: 'ip',
+        host: '127.0.0.1',
+        port: server.port,
+        tls: { enabled: true, verify: true, ca: certs.ca.certPem, servername: 'wrong.example' },
+      }),
+    ).runCycle('schedule');
     assert.deepEqual([mismatch.failure?.step, mismatch.failure?.reason], ['connect', 'tls']);
-    const named = await probeFor(targetConfig({ name: 'ip', host: '127.0.0.1', port: server.port, tls: { enabled: true, verify: true, ca: certs.ca.certPem, servername: 'localhost' } })).runCycle('schedule');
+    const named = await probeFor(
+      targetConfig({ name: 'ip', host: '127.0.0.1', port: server.port, tls: { enabled: true, verify: true, ca: certs.ca.certPem, servername: 'localhost' } }),
+    ).runCycle('schedule');
     assert.equal(named.success, true, JSON.stringify(named.failure));
   });
 
@@ -248,13 +269,22 @@ describe('every order and subset of steps the schema accepts', { timeout: 120_00
     const server = await redis();
     const dir = await mkdtemp(join(tmpdir(), 'redis-probe-steps-'));
     const configPath = join(dir, 'config.yaml');
-    const targets = lists.map((steps) => `  - { name: ${steps.join('-')}, host: 127.0.0.1, port: ${server.port}, tls: { enabled: false }, steps: [${steps.join(', ')}] }`);
+    const targets = lists.map(
+      (steps) => `  - { name: ${steps.join('-')}, host: 127.0.0.1, port: ${server.port}, tls: { enabled: false }, steps: [${steps.join(', ')}] }`,
+    );
     await writeFile(configPath, `targets:\n${targets.join('\n')}\n`);
     // The second run's GET finds the value the first run's SET left (the key lives 60 s), as a daemon's next cycle does.
     for (const run of [1, 2]) {
       const result = await runCli(['once', '--config', configPath], { timeoutMs: 60_000 });
       const failed = result.stdout.split('\n').filter((line) => line.startsWith('Summary:') && !line.includes(' OK in '));
-      assert.deepEqual(failed, [], `run ${run}: ${result.stdout.split('\n').filter((line) => line.includes('FAILED')).join('\n')}`);
+      assert.deepEqual(
+        failed,
+        [],
+        `run ${run}: ${result.stdout
+          .split('\n')
+          .filter((line) => line.includes('FAILED'))
+          .join('\n')}`,
+      );
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stdout.split('\n').filter((line) => line.startsWith('Summary:')).length, lists.length);
     }

@@ -13,35 +13,83 @@ describe('backoffDelayMs', { timeout: 10_000 }, () => {
   });
 
   it('treats attempt numbers below 1 or non-finite as the first attempt', () => {
-    assert.equal(backoffDelayMs(0, exact, () => 0), 1000);
-    assert.equal(backoffDelayMs(-3, exact, () => 0), 1000);
-    assert.equal(backoffDelayMs(Number.NaN, exact, () => 0), 1000);
+    assert.equal(
+      backoffDelayMs(0, exact, () => 0),
+      1000,
+    );
+    assert.equal(
+      backoffDelayMs(-3, exact, () => 0),
+      1000,
+    );
+    assert.equal(
+      backoffDelayMs(Number.NaN, exact, () => 0),
+      1000,
+    );
   });
 
   it('full jitter spreads between initialMs and the exponential delay', () => {
     const full: BackoffPolicy = { ...exact, jitter: 'full' };
-    assert.equal(backoffDelayMs(4, full, () => 0), 1000);
-    assert.equal(backoffDelayMs(4, full, () => 0.5), 4500);
-    assert.equal(backoffDelayMs(4, full, () => 0.999_999), 8000);
-    assert.equal(backoffDelayMs(1, full, () => 0.7), 1000);
+    assert.equal(
+      backoffDelayMs(4, full, () => 0),
+      1000,
+    );
+    assert.equal(
+      backoffDelayMs(4, full, () => 0.5),
+      4500,
+    );
+    assert.equal(
+      backoffDelayMs(4, full, () => 0.999_999),
+      8000,
+    );
+    assert.equal(
+      backoffDelayMs(1, full, () => 0.7),
+      1000,
+    );
   });
 
   it('proportional jitter scales by 1 ± ratio and stays within bounds', () => {
     const proportional: BackoffPolicy = { ...exact, jitter: 0.2 };
-    assert.equal(backoffDelayMs(3, proportional, () => 0), 3200);
-    assert.equal(backoffDelayMs(3, proportional, () => 0.5), 4000);
-    assert.equal(backoffDelayMs(3, proportional, () => 1), 4800);
+    assert.equal(
+      backoffDelayMs(3, proportional, () => 0),
+      3200,
+    );
+    assert.equal(
+      backoffDelayMs(3, proportional, () => 0.5),
+      4000,
+    );
+    assert.equal(
+      backoffDelayMs(3, proportional, () => 1),
+      4800,
+    );
     // At the cap the upward jitter is cut off, and at the floor the downward one.
-    assert.equal(backoffDelayMs(20, proportional, () => 1), 30_000);
-    assert.equal(backoffDelayMs(20, proportional, () => 0), 24_000);
-    assert.equal(backoffDelayMs(1, proportional, () => 0), 1000);
+    assert.equal(
+      backoffDelayMs(20, proportional, () => 1),
+      30_000,
+    );
+    assert.equal(
+      backoffDelayMs(20, proportional, () => 0),
+      24_000,
+    );
+    assert.equal(
+      backoffDelayMs(1, proportional, () => 0),
+      1000,
+    );
   });
 
   it('survives a misbehaving random source', () => {
     const full: BackoffPolicy = { ...exact, jitter: 'full' };
-    assert.equal(backoffDelayMs(3, full, () => Number.NaN), 1000);
-    assert.equal(backoffDelayMs(3, full, () => 7), 4000);
-    assert.equal(backoffDelayMs(3, full, () => -1), 1000);
+    assert.equal(
+      backoffDelayMs(3, full, () => Number.NaN),
+      1000,
+    );
+    assert.equal(
+      backoffDelayMs(3, full, () => 7),
+      4000,
+    );
+    assert.equal(
+      backoffDelayMs(3, full, () => -1),
+      1000,
+    );
   });
 
   it('rejects invalid policies with the field name', () => {

@@ -59,7 +59,10 @@ describe('the timeout race', () => {
     outer.abort();
     await assert.rejects(race, /given up/);
     assert.equal(clock.pendingTimers().length, 0, 'the timer is cleared');
-    await assert.rejects(raceTimeout(Promise.resolve('ready'), 1000, clock, { onTimeout: () => 'late', signal: outer.signal, onAbort: () => new Error('already') }), /already/);
+    await assert.rejects(
+      raceTimeout(Promise.resolve('ready'), 1000, clock, { onTimeout: () => 'late', signal: outer.signal, onAbort: () => new Error('already') }),
+      /already/,
+    );
     assert.equal(clock.pendingTimers().length, 0, 'no timer was armed');
   });
 

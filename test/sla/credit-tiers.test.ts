@@ -43,7 +43,23 @@ describe('sla credit tiers', () => {
   });
 
   it('a bad entry is a usage error that quotes it and shows the form to write', () => {
-    const bad = ['', 'objective', 'objective:', ':10', '99:25:1', '99;25', 'objective:10,', 'objective:10;99:25', '101:10', '99:101', '-1:10', '1e2:10', 'ninety:10', '99:ten', 'Objective:10'];
+    const bad = [
+      '',
+      'objective',
+      'objective:',
+      ':10',
+      '99:25:1',
+      '99;25',
+      'objective:10,',
+      'objective:10;99:25',
+      '101:10',
+      '99:101',
+      '-1:10',
+      '1e2:10',
+      'ninety:10',
+      '99:ten',
+      'Objective:10',
+    ];
     for (const text of bad) {
       assert.throws(
         () => parseCreditTiers(text),
@@ -51,7 +67,11 @@ describe('sla credit tiers', () => {
           assert.ok(error instanceof SlaError, `${text}: ${String(error)}`);
           assert.equal(error.kind, 'usage', text);
           assert.equal(error.exitCode, 2, text);
-          assert.match(error.message, /^--credit-tiers: ".*" is not UPTIME:CREDIT; write e\.g\. objective:10,99:25,95:100 \(uptime below UPTIME percent, or below the objective, earns CREDIT percent\)$/, text);
+          assert.match(
+            error.message,
+            /^--credit-tiers: ".*" is not UPTIME:CREDIT; write e\.g\. objective:10,99:25,95:100 \(uptime below UPTIME percent, or below the objective, earns CREDIT percent\)$/,
+            text,
+          );
           return true;
         },
         text,

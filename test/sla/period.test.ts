@@ -40,7 +40,11 @@ describe('sla period: --month', () => {
   });
 
   it('a month that has not started, or whose first minute has not ended, is a time-range error', () => {
-    slaError(() => resolvePeriod({ month: '2026-12' }, Date.UTC(2026, 10, 30)), 'timeRange', /starts at 2026-12-01T00:00:00Z, which has not ended a minute yet: choose an earlier --month or --from/);
+    slaError(
+      () => resolvePeriod({ month: '2026-12' }, Date.UTC(2026, 10, 30)),
+      'timeRange',
+      /starts at 2026-12-01T00:00:00Z, which has not ended a minute yet: choose an earlier --month or --from/,
+    );
     slaError(() => resolvePeriod({ month: '2026-12' }, Date.UTC(2026, 11, 1, 0, 0, 59)), 'timeRange', /has not ended a minute yet/);
   });
 
@@ -59,7 +63,11 @@ describe('sla period: --from/--to', () => {
 
   it('without --to runs to the current minute', () => {
     const now = Date.UTC(2026, 10, 3, 11, 0, 20);
-    assert.deepEqual(resolvePeriod({ from: '2026-11-03T10:00:00Z' }, now), { fromMs: Date.UTC(2026, 10, 3, 10), toMs: Date.UTC(2026, 10, 3, 11), truncated: true });
+    assert.deepEqual(resolvePeriod({ from: '2026-11-03T10:00:00Z' }, now), {
+      fromMs: Date.UTC(2026, 10, 3, 10),
+      toMs: Date.UTC(2026, 10, 3, 11),
+      truncated: true,
+    });
   });
 
   it('an end in the future is cut at the current minute', () => {
@@ -69,7 +77,11 @@ describe('sla period: --from/--to', () => {
   });
 
   it('a period shorter than one whole minute, or reversed, is a time-range error naming both ends', () => {
-    slaError(() => resolvePeriod({ from: '2026-11-03T10:00:10Z', to: '2026-11-03T10:00:50Z' }, LATER), 'timeRange', /--from 2026-11-03T10:00:00Z is not before --to 2026-11-03T10:00:00Z: the period must hold at least one whole minute/);
+    slaError(
+      () => resolvePeriod({ from: '2026-11-03T10:00:10Z', to: '2026-11-03T10:00:50Z' }, LATER),
+      'timeRange',
+      /--from 2026-11-03T10:00:00Z is not before --to 2026-11-03T10:00:00Z: the period must hold at least one whole minute/,
+    );
     slaError(() => resolvePeriod({ from: '2026-11-03T11:00:00Z', to: '2026-11-03T10:00:00Z' }, LATER), 'timeRange', /is not before --to/);
   });
 });

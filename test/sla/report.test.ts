@@ -48,7 +48,10 @@ describe('sla report: minutes', () => {
     const r = report('upddpu');
     assert.equal(r.downtime_minutes, 2);
     assert.equal(r.unknown_minutes, 0);
-    assert.deepEqual(r.incidents.map((i) => [i.start, i.minutes]), [[at(2), 2]]);
+    assert.deepEqual(
+      r.incidents.map((i) => [i.start, i.minutes]),
+      [[at(2), 2]],
+    );
   });
 
   it('more failures than attempts (a reset read across a restart) is still down', () => {
@@ -75,7 +78,7 @@ describe('sla report: minutes', () => {
     });
   });
 
-  it("uptime is (counted - down) / counted over the known minutes, rounded to 4 places", () => {
+  it('uptime is (counted - down) / counted over the known minutes, rounded to 4 places', () => {
     // 2 unknown, 3 counted, 1 down: 66.666…
     const r = report('?ud?u');
     assert.equal(r.uptime_percent, 66.6667);
@@ -94,10 +97,13 @@ describe('sla report: incidents', () => {
   });
 
   it('an unknown minute ends an incident: what happened in it is not known', () => {
-    assert.deepEqual(report('dd?dd').incidents.map((i) => [i.start, i.end]), [
-      [at(0), at(2)],
-      [at(3), at(5)],
-    ]);
+    assert.deepEqual(
+      report('dd?dd').incidents.map((i) => [i.start, i.end]),
+      [
+        [at(0), at(2)],
+        [at(3), at(5)],
+      ],
+    );
   });
 
   it('the main reason is the one with the most failed cycles, ties by name; a minute without reasons reads unknown', () => {
@@ -108,7 +114,10 @@ describe('sla report: incidents', () => {
   });
 
   it('an incident that overlaps planned maintenance in any minute is marked', () => {
-    assert.deepEqual(report('ddmdudd').incidents.map((i) => i.maintenance), [true, false]);
+    assert.deepEqual(
+      report('ddmdudd').incidents.map((i) => i.maintenance),
+      [true, false],
+    );
   });
 });
 

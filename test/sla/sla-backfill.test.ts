@@ -160,7 +160,10 @@ describe('redis-probe sla over a backfilled month', { timeout: 240_000 }, () => 
     const input = path.join(workDir, 'history.om');
     writeFileSync(input, openMetrics());
     const blocks = path.join(workDir, 'blocks');
-    const created = spawnSync(promtoolBinary(), ['tsdb', 'create-blocks-from', 'openmetrics', '--quiet', input, blocks], { encoding: 'utf8', timeout: 180_000 });
+    const created = spawnSync(promtoolBinary(), ['tsdb', 'create-blocks-from', 'openmetrics', '--quiet', input, blocks], {
+      encoding: 'utf8',
+      timeout: 180_000,
+    });
     assert.equal(created.status, 0, `${created.stdout}${created.stderr}`);
     // No scrape: the history is all there is. Retention covers a month long past.
     prometheus = await startPrometheus({ scrapeConfigs: [], seedBlocksDir: blocks, retention: '30y' });
@@ -186,16 +189,48 @@ describe('redis-probe sla over a backfilled month', { timeout: 240_000 }, () => 
     const run = await sla(['--prometheus', prometheus.url, '--month', MONTH, '--format', 'json', '--target', 'orders', '--objective', '99.95']);
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(parseReport(run.stdout), { targets: [{ ...EXPECTED_ORDERS, objective: 99.95, met: false, credit_percent: 10 }] });
-    const tiers = await sla(['--prometheus', prometheus.url, '--month', MONTH, '--format', 'json', '--target', 'orders', '--credit-tiers', 'objective:5,99.95:50']);
+    const tiers = await sla([
+      '--prometheus',
+      prometheus.url,
+      '--month',
+      MONTH,
+      '--format',
+      'json',
+      '--target',
+      'orders',
+      '--credit-tiers',
+      'objective:5,99.95:50',
+    ]);
     assert.equal(tiers.code, 0, tiers.stderr);
     assert.deepEqual(parseReport(tiers.stdout), { targets: [{ ...EXPECTED_ORDERS, credit_percent: 50 }] });
   });
 
   it('--from/--to reports any period, counted in whole minutes', async () => {
-    const run = await sla(['--prometheus', prometheus.url, '--from', '2025-02-03T09:50:00Z', '--to', '2025-02-03T10:20:00Z', '--target', 'orders', '--format', 'json']);
+    const run = await sla([
+      '--prometheus',
+      prometheus.url,
+      '--from',
+      '2025-02-03T09:50:00Z',
+      '--to',
+      '2025-02-03T10:20:00Z',
+      '--target',
+      'orders',
+      '--format',
+      'json',
+    ]);
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(parseReport(run.stdout), {
-      targets: [{ ...EXPECTED_ORDERS, uptime_percent: 50, downtime_minutes: 15, unknown_minutes: 0, met: false, credit_percent: 100, incidents: [EXPECTED_ORDERS.incidents[0]] }],
+      targets: [
+        {
+          ...EXPECTED_ORDERS,
+          uptime_percent: 50,
+          downtime_minutes: 15,
+          unknown_minutes: 0,
+          met: false,
+          credit_percent: 100,
+          incidents: [EXPECTED_ORDERS.incidents[0]],
+        },
+      ],
     });
   });
 
@@ -221,7 +256,10 @@ describe('redis-probe sla over a backfilled month', { timeout: 240_000 }, () => 
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(JSON.parse(run.stdout), { targets: [EXPECTED_ORDERS, EXPECTED_STEADY] });
     assert.ok(proxied.authorized > before, 'the queries went through the proxy');
-    assert.ok(tokens.issuedTokens().some((t) => t.resource === 'https://prometheus.monitor.azure.com'), 'token requested for the Azure Monitor scope');
+    assert.ok(
+      tokens.issuedTokens().some((t) => t.resource === 'https://prometheus.monitor.azure.com'),
+      'token requested for the Azure Monitor scope',
+    );
     for (const t of tokens.issuedTokens()) assert.ok(!run.stdout.includes(t.token) && !run.stderr.includes(t.token), 'no token in the output');
   });
 

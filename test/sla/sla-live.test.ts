@@ -158,7 +158,10 @@ describe('live: redis-probe sla reports a real outage to the minute', { timeout:
     });
     assert.equal(answer.status, 'success', answer.error);
     const recorded = Object.fromEntries(
-      (answer.data?.result ?? []).map((s): [string, string[]] => [s.metric['target'] ?? '', s.values.map(([at, value]) => `${iso(at * 1000 - MINUTE_MS)} ${value}`)]),
+      (answer.data?.result ?? []).map((s): [string, string[]] => [
+        s.metric['target'] ?? '',
+        s.values.map(([at, value]) => `${iso(at * 1000 - MINUTE_MS)} ${value}`),
+      ]),
     );
     const minutes = [0, 1, 2].map((i) => iso(boundaryMs + i * MINUTE_MS));
     assert.deepEqual(recorded, {

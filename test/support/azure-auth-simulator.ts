@@ -34,17 +34,20 @@ export async function startAzureAuthSimulator(
   endpoint.onTokenIssued(async (token, oid, expiresAtMs) => {
     const users = [...(oid !== '' ? [{ name: oid, rules }] : []), ...(options.aliasUsers ?? [])];
     for (const user of users) await redis.call('ACL', 'SETUSER', user.name, 'on', `>${token}`, ...user.rules.split(' '));
-    const timer = setTimeout(() => {
-      expiryTimers.delete(timer);
-      if (closing) return;
-      for (const user of users) void redis.call('ACL', 'SETUSER', user.name, `<${token}`).catch(() => undefined);
-      for (const [socket, used] of tokenOf) {
-        if (used === token) {
-          closedForExpiry++;
-          socket.destroy();
+    const timer = setTimeout(
+      () => {
+        expiryTimers.delete(timer);
+        if (closing) return;
+        for (const user of users) void redis.call('ACL', 'SETUSER', user.name, `<${token}`).catch(() => undefined);
+        for (const [socket, used] of tokenOf) {
+          if (used === token) {
+            closedForExpiry++;
+            socket.destroy();
+          }
         }
-      }
-    }, Math.max(0, expiresAtMs - Date.now()));
+      },
+      Math.max(0, expiresAtMs - Date.now()),
+    );
     expiryTimers.add(timer);
   });
 

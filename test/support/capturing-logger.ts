@@ -16,9 +16,11 @@ export interface CapturingLogger extends Logger {
 
 export function capturingLogger(): CapturingLogger {
   const entries: LogEntry[] = [];
-  const at = (level: LogLevel) => (message: string, fields: Record<string, unknown> = {}) => {
-    entries.push({ atMs: performance.now(), level, message, fields });
-  };
+  const at =
+    (level: LogLevel) =>
+    (message: string, fields: Record<string, unknown> = {}) => {
+      entries.push({ atMs: performance.now(), level, message, fields });
+    };
   return {
     entries,
     error: at('error'),

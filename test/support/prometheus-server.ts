@@ -243,10 +243,12 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
     const spawnError = new Promise<Error>((resolve) => proc.once('error', resolve));
     const exited = new Promise<'exited'>((resolve) => proc.once('exit', () => resolve('exited')));
     const abort = new AbortController();
-    const ready = waitFor(
-      async () => (await fetch(`http://127.0.0.1:${port}/-/ready`, { signal: AbortSignal.timeout(1000) })).status === 200,
-      { timeoutMs: startTimeoutMs, intervalMs: 100, message: `prometheus to be ready on port ${port}`, signal: abort.signal },
-    ).then(() => 'ready' as const);
+    const ready = waitFor(async () => (await fetch(`http://127.0.0.1:${port}/-/ready`, { signal: AbortSignal.timeout(1000) })).status === 200, {
+      timeoutMs: startTimeoutMs,
+      intervalMs: 100,
+      message: `prometheus to be ready on port ${port}`,
+      signal: abort.signal,
+    }).then(() => 'ready' as const);
     let outcome: 'ready' | 'exited' | Error;
     try {
       outcome = await Promise.race([ready, exited, spawnError]);

@@ -42,7 +42,10 @@ test('a 3x1 cluster becomes ok, routes keys, and fails over on request', { timeo
       assert.match(node.id, /^[0-9a-f]{40}$/);
     }
     for (const replica of cluster.replicas()) {
-      assert.ok(cluster.primaries().some((p) => p.id === replica.primaryId), `replica ${replica.port} has a primary`);
+      assert.ok(
+        cluster.primaries().some((p) => p.id === replica.primaryId),
+        `replica ${replica.port} has a primary`,
+      );
     }
 
     for (const key of ['foo', '{user1}.a', '{}.a', 'a{b}c{d}', 'ключ', 'redis-probe:canary']) {

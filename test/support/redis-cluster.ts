@@ -149,9 +149,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   }));
 
   async function runningNodes(): Promise<MutableNode[]> {
-    const alive = await Promise.all(
-      nodes.map(async (n) => ((await n.server.cli('PING').catch(() => '')) === 'PONG' ? n : undefined)),
-    );
+    const alive = await Promise.all(nodes.map(async (n) => ((await n.server.cli('PING').catch(() => '')) === 'PONG' ? n : undefined)));
     return alive.filter((n): n is MutableNode => n !== undefined);
   }
 
@@ -160,10 +158,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       async () => {
         const running = await runningNodes();
         const infos = await Promise.all(running.map(async (n) => parseInfo(await n.server.cli('CLUSTER', 'INFO'))));
-        return (
-          infos.length > 0 &&
-          infos.every((i) => i.get('cluster_state') === 'ok' && i.get('cluster_slots_ok') === String(CLUSTER_SLOTS))
-        );
+        return infos.length > 0 && infos.every((i) => i.get('cluster_state') === 'ok' && i.get('cluster_slots_ok') === String(CLUSTER_SLOTS));
       },
       { timeoutMs, intervalMs: 50, message: 'cluster_state:ok with all slots served on every running node' },
     );
@@ -303,10 +298,10 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
 }
 
 function waitForReplicaLink(server: RedisServer): Promise<boolean> {
-  return waitFor(
-    async () => parseInfo(await server.cli('INFO', 'replication')).get('master_link_status') === 'up',
-    { timeoutMs: 10_000, message: `replica ${server.port} to report master_link_status:up` },
-  );
+  return waitFor(async () => parseInfo(await server.cli('INFO', 'replication')).get('master_link_status') === 'up', {
+    timeoutMs: 10_000,
+    message: `replica ${server.port} to report master_link_status:up`,
+  });
 }
 
 function formatRole(reply: unknown): string {

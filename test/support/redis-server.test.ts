@@ -271,9 +271,7 @@ test('start-up failure rejects with the redis log in the message', { timeout: 15
 });
 
 /** Starts a node process that starts a redis-server, prints its pid and data dir, then runs `then`. */
-async function redisInChild(
-  then: string,
-): Promise<{ redisPid: number; dataDir: string; exited: Promise<void>; kill: () => void }> {
+async function redisInChild(then: string): Promise<{ redisPid: number; dataDir: string; exited: Promise<void>; kill: () => void }> {
   const moduleUrl = pathToFileURL(join(import.meta.dirname, 'redis-server.ts')).href;
   const script = `import { startRedis } from ${JSON.stringify(moduleUrl)};
 const server = await startRedis();

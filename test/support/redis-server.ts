@@ -180,13 +180,20 @@ function buildArgs(options: RedisServerOptions, dataDir: string, port: number, b
   if (tls) {
     const leaf = tls[options.tlsServerCert ?? 'server'];
     args.push(
-      '--port', '0',
-      '--tls-port', String(port),
-      '--tls-cert-file', leaf.certPath,
-      '--tls-key-file', leaf.keyPath,
-      '--tls-ca-cert-file', tls.ca.certPath,
-      '--tls-auth-clients', options.tlsAuthClients ?? 'no',
-      '--tls-replication', 'yes',
+      '--port',
+      '0',
+      '--tls-port',
+      String(port),
+      '--tls-cert-file',
+      leaf.certPath,
+      '--tls-key-file',
+      leaf.keyPath,
+      '--tls-ca-cert-file',
+      tls.ca.certPath,
+      '--tls-auth-clients',
+      options.tlsAuthClients ?? 'no',
+      '--tls-replication',
+      'yes',
     );
     if (options.cluster) args.push('--tls-cluster', 'yes');
   } else {
@@ -200,11 +207,15 @@ function buildArgs(options: RedisServerOptions, dataDir: string, port: number, b
   if (options.replicaOf) args.push('--replicaof', options.replicaOf.host, String(options.replicaOf.port));
   if (options.cluster && busPort !== undefined) {
     args.push(
-      '--cluster-enabled', 'yes',
-      '--cluster-config-file', 'nodes.conf',
-      '--cluster-node-timeout', String(options.cluster.nodeTimeoutMs ?? 1500),
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      'nodes.conf',
+      '--cluster-node-timeout',
+      String(options.cluster.nodeTimeoutMs ?? 1500),
       // An explicit bus port: the default (port + 10000) overflows for ephemeral ports.
-      '--cluster-port', String(busPort),
+      '--cluster-port',
+      String(busPort),
     );
   }
   args.push(...(options.extraArgs ?? []));
@@ -225,9 +236,7 @@ function connectionOptions(options: RedisServerOptions, port: number, audience: 
       ca: tls.ca.certPem,
       servername: 'localhost',
       rejectUnauthorized: audience === 'client' || !badCert,
-      ...(options.tlsAuthClients === 'yes' || options.tlsAuthClients === 'optional'
-        ? { cert: tls.client.certPem, key: tls.client.keyPem }
-        : {}),
+      ...(options.tlsAuthClients === 'yes' || options.tlsAuthClients === 'optional' ? { cert: tls.client.certPem, key: tls.client.keyPem } : {}),
     };
   }
   return base;
@@ -275,10 +284,7 @@ export interface CapturedRedisError {
  * ioredis produced, so tests can assert real codes. With `retryStrategy: null` ioredis rejects connect()
  * with a bare "Connection is closed." and reports the cause (TLS code, ECONNREFUSED, ...) only as an event.
  */
-export async function captureRedisError(
-  connection: ConnectionOptions,
-  args: readonly (string | number)[] = ['PING'],
-): Promise<CapturedRedisError> {
+export async function captureRedisError(connection: ConnectionOptions, args: readonly (string | number)[] = ['PING']): Promise<CapturedRedisError> {
   const [command, ...rest] = args;
   if (command === undefined) throw new Error('captureRedisError: no command given');
   const events: (Error & { code?: string })[] = [];

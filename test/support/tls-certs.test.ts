@@ -12,14 +12,20 @@ const DAY_MS = 86_400_000;
 let dir: string;
 let certs: TlsCerts;
 
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'redis-probe-certs-'));
-  certs = await generateTlsCerts(dir, { extraSans: ['DNS:redis.test', 'IP:::1'], serverDays: 10 });
-}, { timeout: 10_000 });
+before(
+  async () => {
+    dir = await mkdtemp(join(tmpdir(), 'redis-probe-certs-'));
+    certs = await generateTlsCerts(dir, { extraSans: ['DNS:redis.test', 'IP:::1'], serverDays: 10 });
+  },
+  { timeout: 10_000 },
+);
 
-after(async () => {
-  await rm(dir, { recursive: true, force: true });
-}, { timeout: 5000 });
+after(
+  async () => {
+    await rm(dir, { recursive: true, force: true });
+  },
+  { timeout: 5000 },
+);
 
 test('every file exists and PEM text matches the path', { timeout: 5000 }, () => {
   for (const pair of [certs.ca, certs.otherCa, certs.server, certs.expiredServer, certs.wrongHostServer, certs.client]) {

@@ -109,8 +109,21 @@ async function pair(dir: string, name: string): Promise<CertKeyPair> {
 
 async function selfSignedCa(dir: string, name: string, cn: string): Promise<CertKeyPair> {
   await openssl(dir, [
-    'req', '-x509', '-config', 'openssl.cnf', '-extensions', 'ca_ext', ...EC_KEY,
-    '-keyout', `${name}.key`, '-out', `${name}.crt`, '-subj', `/CN=${cn}`, '-days', '3650',
+    'req',
+    '-x509',
+    '-config',
+    'openssl.cnf',
+    '-extensions',
+    'ca_ext',
+    ...EC_KEY,
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.crt`,
+    '-subj',
+    `/CN=${cn}`,
+    '-days',
+    '3650',
   ]);
   return pair(dir, name);
 }
@@ -118,22 +131,51 @@ async function selfSignedCa(dir: string, name: string, cn: string): Promise<Cert
 async function signedLeaf(dir: string, name: string, cn: string, extensions: string, days: number): Promise<CertKeyPair> {
   // OpenSSL 3.0's `req -x509 -CA` issues a CA-signed cert in one process (faster than req + x509).
   await openssl(dir, [
-    'req', '-x509', '-config', 'openssl.cnf', '-extensions', extensions, ...EC_KEY,
-    '-keyout', `${name}.key`, '-out', `${name}.crt`, '-subj', `/CN=${cn}`, '-days', String(days),
-    '-CA', 'ca.crt', '-CAkey', 'ca.key',
+    'req',
+    '-x509',
+    '-config',
+    'openssl.cnf',
+    '-extensions',
+    extensions,
+    ...EC_KEY,
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.crt`,
+    '-subj',
+    `/CN=${cn}`,
+    '-days',
+    String(days),
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
   ]);
   return pair(dir, name);
 }
 
 async function expiredLeaf(dir: string, name: string): Promise<CertKeyPair> {
+  await openssl(dir, ['req', '-new', '-config', 'openssl.cnf', ...EC_KEY, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', '/CN=localhost']);
   await openssl(dir, [
-    'req', '-new', '-config', 'openssl.cnf', ...EC_KEY,
-    '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', '/CN=localhost',
-  ]);
-  await openssl(dir, [
-    'ca', '-batch', '-config', 'openssl.cnf', '-extensions', 'server_ext', '-notext',
-    '-cert', 'ca.crt', '-keyfile', 'ca.key', '-in', `${name}.csr`, '-out', `${name}.crt`,
-    '-startdate', EXPIRED_START, '-enddate', EXPIRED_END,
+    'ca',
+    '-batch',
+    '-config',
+    'openssl.cnf',
+    '-extensions',
+    'server_ext',
+    '-notext',
+    '-cert',
+    'ca.crt',
+    '-keyfile',
+    'ca.key',
+    '-in',
+    `${name}.csr`,
+    '-out',
+    `${name}.crt`,
+    '-startdate',
+    EXPIRED_START,
+    '-enddate',
+    EXPIRED_END,
   ]);
   return pair(dir, name);
 }
@@ -151,10 +193,7 @@ export async function generateTlsCerts(dir: string, options: TlsCertOptions = {}
     writeFile(join(dir, 'ca-db', 'index.txt'), ''),
     writeFile(join(dir, 'ca-db', 'serial.txt'), '1000\n'),
   ]);
-  const [ca, otherCa] = await Promise.all([
-    selfSignedCa(dir, 'ca', 'redis-probe test CA'),
-    selfSignedCa(dir, 'other-ca', 'unrelated test CA'),
-  ]);
+  const [ca, otherCa] = await Promise.all([selfSignedCa(dir, 'ca', 'redis-probe test CA'), selfSignedCa(dir, 'other-ca', 'unrelated test CA')]);
   const [server, expiredServer, wrongHostServer, client] = await Promise.all([
     signedLeaf(dir, 'server', 'localhost', 'server_ext', days),
     expiredLeaf(dir, 'expired-server'),

@@ -41,14 +41,20 @@ test('waitFor times out with the message and the last error', { timeout: 5000 },
 });
 
 test('waitFor reports the last falsy value on timeout', { timeout: 5000 }, async () => {
-  await assert.rejects(waitFor(() => 0, { timeoutMs: 30, intervalMs: 5 }), /last value: 0/);
+  await assert.rejects(
+    waitFor(() => 0, { timeoutMs: 30, intervalMs: 5 }),
+    /last value: 0/,
+  );
 });
 
 test('waitFor stops when its signal aborts', { timeout: 5000 }, async () => {
   const controller = new AbortController();
   setTimeout(() => controller.abort(new Error('gave up')), 30);
   const started = performance.now();
-  await assert.rejects(waitFor(() => false, { timeoutMs: 5000, intervalMs: 1000, signal: controller.signal }), /gave up/);
+  await assert.rejects(
+    waitFor(() => false, { timeoutMs: 5000, intervalMs: 1000, signal: controller.signal }),
+    /gave up/,
+  );
   assert.ok(performance.now() - started < 1000, 'abort interrupts the interval sleep');
 });
 

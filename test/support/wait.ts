@@ -28,10 +28,7 @@ export function delay(ms: number): Promise<void> {
  * A throw/rejection counts as "not yet" (servers refuse connections while starting);
  * the last one is quoted in the timeout error because it usually says why.
  */
-export async function waitFor<T>(
-  fn: () => T | Promise<T>,
-  options: WaitForOptions = {},
-): Promise<Truthy<T>> {
+export async function waitFor<T>(fn: () => T | Promise<T>, options: WaitForOptions = {}): Promise<Truthy<T>> {
   const timeoutMs = options.timeoutMs ?? 5000;
   const intervalMs = options.intervalMs ?? 25;
   const message = options.message ?? 'condition';
@@ -50,9 +47,7 @@ export async function waitFor<T>(
     }
     if (performance.now() >= deadline) {
       const detail =
-        lastError === undefined
-          ? `last value: ${String(lastValue)}`
-          : `last error: ${lastError instanceof Error ? lastError.message : String(lastError)}`;
+        lastError === undefined ? `last value: ${String(lastValue)}` : `last error: ${lastError instanceof Error ? lastError.message : String(lastError)}`;
       throw new WaitTimeoutError(`timed out after ${timeoutMs} ms waiting for ${message} (${detail})`, {
         cause: lastError,
       });
