@@ -131,7 +131,18 @@ describe('/metrics compression', { timeout: 60_000 }, () => {
       const closed = new Promise<void>((resolve) => stalled.on('close', () => resolve()));
       stalled.pause();
       stalled.write('GET /metrics HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n');
-      // A paused socket sees no hang-up: read on only after the server has had time to give up.
+      // A paused socket sees no hang-up: read on only after the server has had time to give up. The
+      // server can only give up once its writes block, so wait for the bytes arriving to stop first (a
+      // render slowed by a busy machine must not be taken for a stalled write), then for the timeout.
+      let lastBytes = -1;
+      let stableSince = performance.now();
+      while (performance.now() - stableSince < STALLED_READER_TIMEOUT_MS * 2) {
+        if (stalled.bytesRead !== lastBytes) {
+          lastBytes = stalled.bytesRead;
+          stableSince = performance.now();
+        }
+        await delay(50);
+      }
       await delay(STALLED_READER_TIMEOUT_MS * 4);
       stalled.on('data', (chunk: Buffer) => (received += chunk.length));
       stalled.resume();
