@@ -9,11 +9,11 @@ import { escapeLabelValue, valueText } from './text.ts';
  * small vocabulary whose text every scope shares. The text written is the Prometheus exposition prom-client
  * writes for the same series (test/metrics/families.test.ts compares the two).
  *
- * Why this and render.ts still exist beside prom-client now that the default layout is about 35 series per
- * target rather than 190 (issue 15): `/metrics` must render in at most 25 ms at 1,000 targets. The same
- * standard-layout series kept in plain prom-client metrics and rendered by its registry.metrics() miss that
- * by far, while these families with the chunked renderer meet it: `npm run bench -- --only=render`, rows "standard (default)" and "standard, prom-client
- * registry.metrics()" of bench/results/2026-12-06T01-25-02Z.json (bench/prom-client-twin.ts is that twin).
+ * Why this and render.ts still exist beside prom-client, even with the smaller default layout: a scrape of 1,000
+ * targets must render quickly (issue 15 sets the bar), and prom-client's registry.metrics() copies every series
+ * into fresh objects on each scrape, which is what misses it. The `render` section of `npm run bench` renders
+ * the same default-layout series both ways (bench/prom-client-twin.ts is the prom-client twin); the committed
+ * runs, bench/results/README.md, hold the figures.
  */
 
 /** Label values by label name; an absent or undefined value leaves the label out, as prom-client does. */
