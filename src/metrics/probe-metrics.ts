@@ -240,8 +240,10 @@ export function createProbeMetrics(options: {
     },
     registerMaintenance(target) {
       const labels = { target };
-      // Zero-valued from the start, so increase() sees the first notification of each type.
-      for (const event of MAINTENANCE_EVENT_LABELS) maintenanceEvents.series({ ...labels, event });
+      // With detail: full, zero-valued from the start so increase() sees the first notification of each type;
+      // by default a type's series appears with its first notification (8 series per Azure target saved), and
+      // redis_probe_maintenance_in_progress, always present, carries the planned maintenance itself.
+      if (full) for (const event of MAINTENANCE_EVENT_LABELS) maintenanceEvents.series({ ...labels, event });
       const inProgress = maintenanceInProgress.series(labels);
       return {
         recordEvent: (event) => maintenanceEvents.series({ ...labels, event }).inc(),

@@ -72,6 +72,15 @@ export function maintenanceExpr(selector: SliSelector): string {
   );
 }
 
+/**
+ * Azure maintenance notifications per minute and event type, only where some arrived. At the default
+ * metrics.detail a type's counter appears with its first notification, which counts from zero like any
+ * new series (see perMinute); increase() would miss it.
+ */
+export function maintenanceEventsExpr(selector: SliSelector): string {
+  return `sum by (${[...selector.by, 'event'].join(', ')}) (${perMinute(`redis_probe_maintenance_events_total{${matchers(selector)}}`)}) > 0`;
+}
+
 /** The target's objective (ratio), from the daemon's redis_probe_sla_objective gauge. */
 export function objectiveExpr(selector: SliSelector): string {
   return `max by (${selector.by.join(', ')}) (redis_probe_sla_objective{${matchers(selector)}})`;

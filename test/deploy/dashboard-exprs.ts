@@ -29,6 +29,8 @@ export interface DashboardPanel {
   type: string;
   title?: string;
   description?: string;
+  /** The minimum query interval ($__interval never goes below it). */
+  interval?: string;
   datasource?: { type?: string; uid?: string };
   fieldConfig?: { defaults?: { unit?: string }; overrides?: { properties?: { id: string; value?: unknown }[] }[] };
   targets?: DashboardTarget[];

@@ -12,7 +12,8 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { dashboardPanels, loadDashboard } from './dashboard-exprs.ts';
 import type { Dashboard } from './dashboard-exprs.ts';
-import { LINT_RULES, lintDashboard, promqlToParse } from './dashboard-lint.ts';
+import { LINT_RULES, lintDashboard, promqlToParse, selectors } from './dashboard-lint.ts';
+import { selectedMetricNames } from './metric-contract.ts';
 import { runPromtool } from './promtool.ts';
 
 const dashboard = loadDashboard();
@@ -109,6 +110,15 @@ describe('Grafana dashboard: dashboard-linter rules', { timeout: 60_000 }, () =>
     const { status, output } = runPromtool(['check', 'rules', file]);
     const failing = [...output.matchAll(/lint:expr_(\d+)/g)].map((m) => exprs[Number(m[1])]?.at);
     assert.equal(status, 0, `${output}\nfailing: ${failing.join(', ')}`);
+  });
+
+  it('a modifier argument is not a selection: offset and @ with a duration, a timestamp or a Grafana variable', () => {
+    assert.deepEqual(selectedMetricNames('x{job=~"$job"} unless x{job=~"$job"} offset $__rate_interval'), ['x']);
+    assert.deepEqual(selectedMetricNames('y offset ${__rate_interval} + z offset -5m + w @ 1700000000 + v @ end()'), ['y', 'z', 'w', 'v']);
+    assert.deepEqual(
+      selectors('x{job=~"$job"} unless x{job=~"$job"} offset $__rate_interval').map((s) => s.matchers),
+      ['{job=~"$job"}', '{job=~"$job"}'],
+    );
   });
 
   it('every rule reports the breakage it exists for', () => {

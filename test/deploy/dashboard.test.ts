@@ -114,6 +114,13 @@ describe('Grafana dashboard', { timeout: 60_000 }, () => {
     assert.match(exprOf(/skipped/i), /redis_probe_cycles_skipped_total/);
   });
 
+  it('maintenance notifications come from the per-minute recording, each minute counted once per interval', () => {
+    const [panel] = panelWith(/^Maintenance events$/);
+    assert.match(panel?.targets?.[0]?.expr ?? '', /sum_over_time\(redis_probe:maintenance_events:1m\{[^}]*\}\[\$__interval\]\)/);
+    // Windows of $__interval tile the time range; at 1m or more each holds every one-a-minute sample once.
+    assert.equal(panel?.interval, '1m');
+  });
+
   it('every expression is balanced, fully substituted, and selects only contract metrics or recorded series', () => {
     const known = knownSeriesNames();
     assert.ok(exprs.length >= panels.length);

@@ -44,7 +44,7 @@ const KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'grou
 
 /**
  * The metric names an expression selects (a light lexer, not a parser: strings, label
- * matchers, ranges and grouping label lists are removed, then every identifier that is
+ * matchers, ranges, modifier arguments and grouping label lists are removed, then every identifier that is
  * not a function call or keyword is a metric name).
  */
 export function selectedMetricNames(expr: string): string[] {
@@ -52,6 +52,8 @@ export function selectedMetricNames(expr: string): string[] {
     .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, '""')
     .replace(/\{[^{}]*\}/g, '{}')
     .replace(/\[[^\]]*\]/g, '[]')
+    // a modifier's argument (a duration, a timestamp or a Grafana variable such as $__rate_interval) selects nothing
+    .replace(/(\boffset|@)\s*(-?\$\{?\w+\}?|-?[0-9][0-9A-Za-z.]*|start\(\)|end\(\))/g, '$1')
     .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, '$1');
   const names = new Set<string>();
   for (const match of stripped.matchAll(/[A-Za-z_:][A-Za-z0-9_:]*/g)) {

@@ -41,7 +41,7 @@ const KILLED: TargetName = 'bravo';
 const KILLED_ROUTING_LABELS = { team: 'payments', env: 'prod' } as const;
 const IN_MAINTENANCE: TargetName = 'charlie';
 const MAINTENANCE_STARTING = 'NotificationType|NodeMaintenanceStarting|StartTimeInUTC|2025-01-01T00:00:00|IsReplica|False';
-/** Sent when bravo is killed, so the "Maintenance events" panel (increase over 1m) has a fresh step then too. */
+/** Sent when bravo is killed, so the "Maintenance events" panel (notifications of the last minute) has data then too. */
 const MAINTENANCE_START = 'NotificationType|NodeMaintenanceStart|StartTimeInUTC|2025-01-01T00:00:00|IsReplica|False';
 
 const WARM_UP_TIMEOUT_MS = 40_000;
@@ -65,6 +65,11 @@ const PARTIAL_RECORDINGS: Readonly<Record<string, { readonly targets: readonly T
     targets: ['alpha', 'bravo'],
     exact: true,
     why: `${IN_MAINTENANCE} is in announced maintenance, so its 5m windows are dropped`,
+  },
+  'redis_probe:maintenance_events:1m': {
+    targets: [IN_MAINTENANCE],
+    exact: true,
+    why: `only ${IN_MAINTENANCE} receives maintenance notifications, and only minutes with one are recorded`,
   },
   'redis_probe:availability_excl_maintenance:ratio_rate30d': {
     targets: ['alpha', 'bravo'],
@@ -227,13 +232,14 @@ describe('live: the daemon scraped by a real Prometheus with k8s/rules and the G
       ruleFiles: [rulesCopy],
     });
 
-    // Announce maintenance only once Prometheus has scraped the event counter at 0, so that
-    // increase() sees the step, as it would for a long-running daemon.
+    // Announce maintenance only once Prometheus has scraped the target's maintenance gauge, so the
+    // event counter appears in a later scrape, as it would on a long-running daemon (at the default
+    // detail it has no zero sample before its first notification).
     const charlie = redis.get(IN_MAINTENANCE)!;
-    await waitUntil('the maintenance subscription and a scrape of its counters', 15_000, async () => {
-      const scraped = await prometheus!.vector(`redis_probe_maintenance_events_total{job="${JOB}", target="${IN_MAINTENANCE}", event="starting"}`);
+    await waitUntil('the maintenance subscription and a scrape of its gauge', 15_000, async () => {
+      const scraped = await prometheus!.vector(`redis_probe_maintenance_in_progress{job="${JOB}", target="${IN_MAINTENANCE}"}`);
       const subscribers = await charlie.call('PUBSUB', 'NUMSUB', 'AzureRedisEvents');
-      if (scraped.length === 0) return 'maintenance counters not scraped yet';
+      if (scraped.length === 0) return 'maintenance gauge not scraped yet';
       return Array.isArray(subscribers) && Number(subscribers[1]) >= 1 ? undefined : 'daemon not subscribed to AzureRedisEvents yet';
     });
     await charlie.call('PUBLISH', 'AzureRedisEvents', MAINTENANCE_STARTING);

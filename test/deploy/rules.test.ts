@@ -27,7 +27,7 @@ import { loadYamlDocs, validateObject } from './manifests.ts';
 import type { K8sObject } from './manifests.ts';
 import { knownSeriesNames, selectedMetricNames } from './metric-contract.ts';
 import { runPromtool } from './promtool.ts';
-import { attemptsExpr, failuresExpr } from '../../src/sla/sli-queries.ts';
+import { attemptsExpr, failuresExpr, maintenanceEventsExpr } from '../../src/sla/sli-queries.ts';
 import { REPO_ROOT, RULES_FILE, RULE_TESTS_DIR, RUNBOOK_FILE } from './paths.ts';
 import { markdownAnchors } from './markdown.ts';
 
@@ -296,6 +296,7 @@ describe('rules: content', { timeout: 30_000 }, () => {
       exprOf('redis_probe:sla_minute_down:1m'),
       '(redis_probe:sla_failures:1m >= bool redis_probe:sla_attempts:1m) and redis_probe:sla_attempts:1m > 0',
     );
+    assert.equal(exprOf('redis_probe:maintenance_events:1m'), maintenanceEventsExpr(selector));
     const group = groups.find((g) => g.rules.some((r) => 'record' in r && r.record === 'redis_probe:sla_minute_down:1m'));
     assert.equal(group?.interval, '1m', 'one sample a minute: each sample is one minute of the SLA');
   });

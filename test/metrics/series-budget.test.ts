@@ -28,8 +28,14 @@ function healthyCycle(authenticated: boolean): CycleResult {
 }
 
 /** Series of target "a" after one healthy cycle: plain TCP without a credential, or TLS with one (the Azure case). */
-async function seriesOfOneTarget(options: Parameters<typeof createProbeMetrics>[0], authenticated: boolean): Promise<{ count: number; text: string }> {
+async function seriesOfOneTarget(
+  options: Parameters<typeof createProbeMetrics>[0],
+  authenticated: boolean,
+  maintenance = false,
+): Promise<{ count: number; text: string }> {
   const metrics = createProbeMetrics({ defaultMetrics: false, ...options });
+  // An Azure Cache for Redis host listens for maintenance notifications by default.
+  if (maintenance) metrics.registerMaintenance('a');
   metrics.registerTarget(targetConfig({ name: 'a', port: 6380 }), { authenticated }).record(healthyCycle(authenticated));
   const text = await metrics.registry.metrics();
   const count = text.split('\n').filter((line) => !line.startsWith('#') && line.includes('target="a"')).length;
@@ -37,6 +43,15 @@ async function seriesOfOneTarget(options: Parameters<typeof createProbeMetrics>[
 }
 
 describe('series per target', () => {
+  it(`stays within ${BUDGET} for an Azure cache with maintenance notifications, TLS and a credential`, async () => {
+    const { count, text } = await seriesOfOneTarget({ version: '1' }, true, true);
+    assert.ok(count <= BUDGET, `${count} series per target at the defaults, budget ${BUDGET}`);
+    assert.equal(count, 36, 'one maintenance gauge; the event counters appear with their first notification');
+    assert.match(text, /redis_probe_maintenance_in_progress\{target="a"\} 0/);
+    const full = await seriesOfOneTarget({ version: '1', detail: 'full' }, true, true);
+    assert.equal(full.count, 232 + 9, 'detail: full starts every event type at zero');
+  });
+
   for (const authenticated of [false, true]) {
     const kind = authenticated ? 'TLS and a credential' : 'plain TCP, no credential';
     it(`stays within ${BUDGET} at the default settings (${kind})`, async () => {

@@ -260,6 +260,10 @@ resource redisProbeSlaMinutes 'Microsoft.AlertsManagement/prometheusRuleGroups@2
         record: 'redis_probe:sla_minute_down:1m'
         expression: '(redis_probe:sla_failures:1m >= bool redis_probe:sla_attempts:1m) and redis_probe:sla_attempts:1m > 0'
       }
+      {
+        record: 'redis_probe:maintenance_events:1m'
+        expression: 'sum by (target, location, event) ((redis_probe_maintenance_events_total{job="redis-probe"} - redis_probe_maintenance_events_total{job="redis-probe"} offset 1m) >= 0 or redis_probe_maintenance_events_total{job="redis-probe"}) > 0'
+      }
     ]
   }
 }
