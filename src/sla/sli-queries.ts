@@ -59,6 +59,11 @@ export function failureReasonsExpr(selector: SliSelector): string {
   return `sum by (${[...selector.by, 'reason'].join(', ')}) (${failuresPerMinute(selector)}) > 0`;
 }
 
+/** Growth of each maintenance notification counter over the minute (a type's first notification included). */
+function notificationsPerMinute(selector: SliSelector): string {
+  return perMinute(`redis_probe_maintenance_events_total{${matchers(selector)}}`);
+}
+
 /**
  * Present (1) for minutes in which Azure's maintenance was in progress at any scrape, or a maintenance
  * notification arrived; absent otherwise (and always for targets that do not subscribe).
@@ -68,7 +73,7 @@ export function maintenanceExpr(selector: SliSelector): string {
   return (
     `(max by (${by}) (max_over_time(redis_probe_maintenance_in_progress{${matchers(selector)}}[1m])) > bool 0 == 1)` +
     ` or ` +
-    `(sum by (${by}) (${perMinute(`redis_probe_maintenance_events_total{${matchers(selector)}}`)}) > bool 0 == 1)`
+    `(sum by (${by}) (${notificationsPerMinute(selector)}) > bool 0 == 1)`
   );
 }
 
@@ -78,7 +83,7 @@ export function maintenanceExpr(selector: SliSelector): string {
  * new series (see perMinute); increase() would miss it.
  */
 export function maintenanceEventsExpr(selector: SliSelector): string {
-  return `sum by (${[...selector.by, 'event'].join(', ')}) (${perMinute(`redis_probe_maintenance_events_total{${matchers(selector)}}`)}) > 0`;
+  return `sum by (${[...selector.by, 'event'].join(', ')}) (${notificationsPerMinute(selector)}) > 0`;
 }
 
 /** The target's objective (ratio), from the daemon's redis_probe_sla_objective gauge. */
