@@ -11,6 +11,7 @@ import { createSecretRedactor } from './shared/secrets.ts';
 import type { SecretRedactor } from './shared/secrets.ts';
 import { runDoctor } from './doctor/doctor.ts';
 import { runSla } from './sla/sla-command.ts';
+import { SloSpecError, formatSlothSpec, slothSpec } from './sla/slo-spec.ts';
 import { WebConfigError, loadWebConfig } from './http/web-config.ts';
 import type { WebConfig } from './http/web-config.ts';
 
@@ -29,6 +30,9 @@ commands:
   doctor    --config FILE [--target N] | --host H [...]
                                        say which layer of a connection fails and why (doctor --help)
   sla       --prometheus URL [...]     monthly uptime per target as Azure counts it (redis-probe sla --help)
+  slo-spec  --config FILE [--target N] [--job NAME]
+                                       print a Sloth SLO spec (prometheus/v1), one SLO per target;
+                                       NAME is the scrape job of redis-probe (default redis-probe)
 
 options:
   --web.config.file FILE               TLS and basic auth for the HTTP endpoints (exporter-toolkit format)
@@ -46,8 +50,8 @@ exit codes:
 /** A crash's log line gets this long to be written before the process exits regardless. */
 const CRASH_FLUSH_TIMEOUT_MS = 5_000;
 
-type Command = 'run' | 'once' | 'validate';
-const COMMANDS: readonly string[] = ['run', 'once', 'validate'] satisfies Command[];
+type Command = 'run' | 'once' | 'validate' | 'slo-spec';
+const COMMANDS: readonly string[] = ['run', 'once', 'validate', 'slo-spec'] satisfies Command[];
 
 /** What main shares with the process around it: the crash handler's redactor and logger, the parsed command. */
 export interface CliContext {
@@ -114,6 +118,7 @@ export async function main(argv: readonly string[], context: CliContext = { reda
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
         'web.config.file': { type: 'string' },
+        job: { type: 'string' },
       },
     });
   } catch (error) {
@@ -133,10 +138,15 @@ export async function main(argv: readonly string[], context: CliContext = { reda
     process.stderr.write(`redis-probe: unknown command "${[command, ...extra].join(' ')}"\n\n${USAGE}\n`);
     return EXIT_CONFIG;
   }
+  if (parsed.values.job !== undefined && command !== 'slo-spec') {
+    process.stderr.write(`redis-probe: --job belongs to slo-spec, not ${command}\n\n${USAGE}\n`);
+    return EXIT_CONFIG;
+  }
   context.command = command;
   const configPath = parsed.values.config ?? process.env.REDIS_PROBE_CONFIG;
   const config = loadOrReport(configPath);
   if (!config) return EXIT_CONFIG;
+  if (command === 'slo-spec') return sloSpecCommand(config, parsed.values.job ?? 'redis-probe', parsed.values.target);
   // Never an unprotected listener: a web config that cannot be used stops the start.
   const webConfig = loadWebConfigOrReport(parsed.values['web.config.file'], config);
   if (!webConfig) return EXIT_CONFIG;
@@ -164,6 +174,23 @@ export async function main(argv: readonly string[], context: CliContext = { reda
     }
     await reportCrash(error, context);
     return EXIT_CRASH;
+  }
+}
+
+/** Prints the Sloth spec of the config's targets; a spec Sloth would refuse is a usage error instead. */
+function sloSpecCommand(config: DaemonConfig, job: string, only: string | undefined): number {
+  try {
+    const chosen = only === undefined ? config.targets : config.targets.filter((t) => t.name === only);
+    if (chosen.length === 0) throw new SloSpecError(`no target "${only ?? ''}" in the config; its targets: ${config.targets.map((t) => t.name).join(', ')}`);
+    const targets = chosen.map((t) => ({ name: t.name, objective: t.sla.objective, labels: t.labels }));
+    process.stdout.write(formatSlothSpec(slothSpec(targets, job)));
+    return EXIT_OK;
+  } catch (error) {
+    if (error instanceof SloSpecError) {
+      process.stderr.write(`redis-probe: ${error.message}\n`);
+      return EXIT_CONFIG;
+    }
+    throw error;
   }
 }
 
