@@ -37,7 +37,6 @@ export interface SlothSlo {
 export interface SlothSpec {
   readonly version: 'prometheus/v1';
   readonly service: string;
-  readonly labels: Readonly<Record<string, string>>;
   readonly slos: readonly SlothSlo[];
 }
 
@@ -65,7 +64,7 @@ function sloOf(target: SloTarget, job: string): SlothSlo {
   const objective = Number((target.objective * 100).toPrecision(12));
   return {
     name: sloName(target.name),
-    description: `Share of redis-probe cycles (PING, SET, GET, CLIENT LIST) against ${target.name} that succeeded, over every probe location.`,
+    description: `Share of redis-probe cycles against ${target.name} that succeeded, over every probe location.`,
     objective,
     labels: { ...target.labels, target: target.name },
     sli: {
@@ -98,7 +97,7 @@ export function slothSpec(targets: readonly SloTarget[], job: string): SlothSpec
     }
     byName.set(name, target.name);
   }
-  return { version: 'prometheus/v1', service: SLOTH_SERVICE, labels: { owner: 'redis-probe' }, slos: targets.map((t) => sloOf(t, job)) };
+  return { version: 'prometheus/v1', service: SLOTH_SERVICE, slos: targets.map((t) => sloOf(t, job)) };
 }
 
 /** The spec as YAML, with a comment on where it came from. */

@@ -34,7 +34,7 @@ function slothSliRules(spec: SlothSpec): { record: string; expr: string; labels:
     SLOTH_WINDOWS.map((window) => ({
       record: `slo:sli_error:ratio_rate${window}`,
       expr: `(${slo.sli.events.error_query})\n/\n(${slo.sli.events.total_query})\n`.replace(WINDOW_VARIABLE, window),
-      labels: { ...spec.labels, ...slo.labels, sloth_service: spec.service, sloth_slo: slo.name, sloth_window: window },
+      labels: { ...slo.labels, sloth_service: spec.service, sloth_slo: slo.name, sloth_window: window },
     })),
   );
 }
