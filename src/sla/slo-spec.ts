@@ -88,6 +88,9 @@ function sloOf(target: SloTarget, job: string): SlothSlo {
 /** The spec for `targets` scraped under `job`; throws SloSpecError when two targets would share an SLO name. */
 export function slothSpec(targets: readonly SloTarget[], job: string): SlothSpec {
   if (job === '') throw new SloSpecError('--job must not be empty: give the scrape job of redis-probe (default redis-probe)');
+  // Sloth renders every query as a Go template.
+  if (/\{\{|\}\}/.test(job))
+    throw new SloSpecError(`--job "${job}" holds "{{" or "}}", which Sloth would read as a template: give the job's name as Prometheus has it`);
   const byName = new Map<string, string>();
   for (const target of targets) {
     const name = sloName(target.name);

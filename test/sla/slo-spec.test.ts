@@ -82,12 +82,13 @@ describe('the Sloth spec', () => {
     assert.match(slo?.sli.events.total_query ?? '', /^sum\(rate\(redis_probe_cycles_total\{job="probes", target="we\\"ird"\}\[\{\{ \.window \}\}\]\)\)$/);
   });
 
-  it('refuses two targets that would share an SLO name, naming both, and an empty job', () => {
+  it('refuses two targets that would share an SLO name, naming both, and a job that is empty or a template', () => {
     assert.throws(
       () => slothSpec([TARGETS[0]!, { name: 'x:y', objective: 0.999, labels: {} }, { name: 'x_y', objective: 0.999, labels: {} }], 'redis-probe'),
       (error: unknown) => error instanceof SloSpecError && error.message.includes('"x:y" and "x_y"') && error.message.includes('rename one'),
     );
     assert.throws(() => slothSpec(TARGETS, ''), /--job must not be empty/);
+    assert.throws(() => slothSpec(TARGETS, 'a{{ .window }}'), /Sloth would read as a template/);
     assert.equal(sloName('a:b:c'), 'a_b_c-availability');
   });
 
