@@ -28,6 +28,7 @@ import {
   startDaemonHarness,
   startResourceMonitor,
   summarize,
+  syntheticHealthyCycle,
   timeRender,
   until,
 } from './support.ts';
@@ -473,16 +474,7 @@ export async function renderPhase(options: RenderOptions) {
       const heapBefore = heapAfterGc();
       const metrics = createProbeMetrics({ version: 'bench', ...settings });
       for (const target of targets) {
-        metrics.registerTarget(target, { authenticated: false }).record({
-          target: target.name,
-          trigger: 'schedule',
-          startedAtMs: Date.now(),
-          durationMs: 1.2,
-          success: true,
-          steps: (['connect', 'ping', 'set', 'get', 'client_list'] as const).map((step) => ({ step, durationMs: 0.25 })),
-          unsupportedSteps: [],
-          observations: { clientCount: 250 },
-        });
+        metrics.registerTarget(target, { authenticated: false }).record(syntheticHealthyCycle(target.name));
       }
       const stateMb = (heapAfterGc() - heapBefore) / 2 ** 20;
       const sliced: RenderTiming[] = [];

@@ -3,7 +3,7 @@ import { createProbeMetrics } from '../src/metrics/probe-metrics.ts';
 import { startHttpServer } from '../src/http/http-server.ts';
 import { createSecretRedactor } from '../src/shared/secrets.ts';
 import { createLogger } from '../src/logging/logger.ts';
-import { benchConfig, progress, summarize } from './support.ts';
+import { benchConfig, progress, summarize, syntheticHealthyCycle } from './support.ts';
 import type { Summary } from './support.ts';
 
 export interface ScrapeOptions {
@@ -29,16 +29,7 @@ export interface ScrapeRow {
 export async function scrapePhase(options: ScrapeOptions): Promise<{ targets: number; rows: ScrapeRow[] }> {
   const metrics = createProbeMetrics({ version: 'bench' });
   for (const target of benchConfig({ count: options.targets, ports: [6379], schedule: '*/15 * * * * *' }).targets) {
-    metrics.registerTarget(target, { authenticated: false }).record({
-      target: target.name,
-      trigger: 'schedule',
-      startedAtMs: Date.now(),
-      durationMs: 1.2,
-      success: true,
-      steps: (['connect', 'ping', 'set', 'get', 'client_list'] as const).map((step) => ({ step, durationMs: 0.25 })),
-      unsupportedSteps: [],
-      observations: { clientCount: 250 },
-    });
+    metrics.registerTarget(target, { authenticated: false }).record(syntheticHealthyCycle(target.name));
   }
   const logger = createLogger({ level: 'error', format: 'json', redactor: createSecretRedactor(), stream: process.stderr });
   const server = await startHttpServer('127.0.0.1', 0, {

@@ -7,6 +7,7 @@ import type { ConnectionOptions } from '../src/probe/redis-connection.ts';
 import { systemClock } from '../src/shared/clock.ts';
 import { parseConfig } from '../src/config/load-config.ts';
 import type { DaemonConfig } from '../src/config/types.ts';
+import type { CycleResult } from '../src/shared/probe-result.ts';
 import { createDaemon } from '../src/daemon/daemon.ts';
 import type { Daemon } from '../src/daemon/daemon.ts';
 import { createLogger } from '../src/logging/logger.ts';
@@ -72,6 +73,20 @@ export interface BenchConfigOptions {
 }
 
 /** The config file of benchConfig, as a user would write it (JSON is YAML). */
+/** A successful cycle of every default step, as the render and scrape phases record one per target to materialise its series. */
+export function syntheticHealthyCycle(target: string): CycleResult {
+  return {
+    target,
+    trigger: 'schedule',
+    startedAtMs: Date.now(),
+    durationMs: 1.2,
+    success: true,
+    steps: (['connect', 'ping', 'set', 'get', 'client_list'] as const).map((step) => ({ step, durationMs: 0.25 })),
+    unsupportedSteps: [],
+    observations: { clientCount: 250 },
+  };
+}
+
 export function benchConfigFile(options: BenchConfigOptions) {
   const width = String(options.count).length;
   return {
